@@ -62,6 +62,8 @@ class Section:
     events: tuple[Event, ...]
     technique: str | None = None
     """The technique's title; None for the preamble and outro."""
+    warnings: tuple[str, ...] = ()
+    """Where the routine could not be laid out as written (a breath window made longer)."""
 
     @property
     def end(self) -> int:
@@ -72,7 +74,10 @@ class Section:
 class Timeline:
     title: str
     sections: tuple[Section, ...]
-    warnings: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(w for s in self.sections for w in s.warnings))
 
     @property
     def duration(self) -> int:

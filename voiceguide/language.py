@@ -1,0 +1,454 @@
+"""Routine and technique files (TOML) -> frozen definitions, validated against one table.
+
+Every problem in a file is collected, not just the first, so `voiceguide check` can list them
+all. Files are only ever parsed as data, never executed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import tomllib
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import RATE_MAX, RATE_MIN
+from .errors import Problem, RoutineError, UsageError
+
+LIBRARY = Path(__file__).parent / "library"
+MAX_FILE_BYTES = 1_000_000
+MAX_SECONDS = 600
+MAX_TEXT = 1000
+MAX_SIDE = 40
+MAX_REPS = 50
+DEFAULT_TRANSITION_MS = 5000
+
+Direction = Literal["in", "out", "hold"]
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Breathe:
+    direction: Direction
+    ms: int
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    ms: int
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rest:
+    ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chime:
+    sound: str
+
+
+Step = Say | Breathe | Hold | Rest | Chime
+
+
+@dataclass(frozen=True, slots=True)
+class Technique:
+    title: str
+    steps: tuple[Step, ...]
+    id: str | None = None
+    """The built-in's id (its file name), None for a technique written inline."""
+    sides: tuple[str, ...] = ()
+    reps: int = 1
+    position: str | None = None
+    equipment: tuple[str, ...] = ()
+    safety: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Routine:
+    title: str
+    techniques: tuple[Technique, ...]
+    source: str = ""
+    """The file it came from, for messages."""
+    summary: str | None = None
+    rate: int | None = None
+    voice: str | None = None
+    transition_ms: int = DEFAULT_TRANSITION_MS
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A value failed its check; the message says what was expected and what was found."""
+
+
+def _found(value: object) -> str:
+    if isinstance(value, bool):
+        return f"got {str(value).lower()}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"got {shown!r}" if value else "got an empty string"
+    if isinstance(value, int | float):
+        return f"got {value}"
+    kind = {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
+    return f"got {kind}"
+
+
+def _text(value: object, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"must be non-empty text, {_found(value)}")
+    for ch in value:
+        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise _Bad(f"must not contain control or unassigned characters, got U+{ord(ch):04X}")
+    text = " ".join(value.split())
+    if len(text) > limit:
+        raise _Bad(f"must be at most {limit} characters, got {len(text)}")
+    return text
+
+
+def _seconds_ms(value: object, low_inclusive: bool = False) -> int:
+    expected = f"seconds in {'[' if low_inclusive else '('}0, {MAX_SECONDS}]"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad(f"must be {expected}, {_found(value)}")
+    if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not low_inclusive):
+        raise _Bad(f"must be {expected}, {_found(value)}")
+    ms = round(value * 1000)
+    if ms == 0 and not low_inclusive:
+        raise _Bad(f"must be {expected} (at least 1 ms), {_found(value)}")
+    return ms
+
+
+def _whole(low: int, high: int, what: str = "a whole number") -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Bad(f"must be {what} from {low} to {high}, {_found(value)}")
+        return value
+
+    return check
+
+
+def _direction(value: object) -> Direction:
+    if value == "in" or value == "out" or value == "hold":
+        return value
+    raise _Bad(f"must be \"in\", \"out\" or \"hold\", {_found(value)}")
+
+
+def _sound(value: object) -> str:
+    from . import sounds
+
+    name = _text(value, 100)
+    if name not in sounds.NAMES:
+        raise _Bad(f"must name a sound{_close(name, sounds.NAMES)}, {_found(value)}")
+    return name
+
+
+def _sides(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 4:
+        raise _Bad(f"must be a list of 1 to 4 side names, {_found(value)}")
+    sides = tuple(_text(v, MAX_SIDE) for v in value)
+    if len(set(sides)) != len(sides):
+        raise _Bad(f"must not repeat a side, got {list(sides)}")
+    return sides
+
+
+def _equipment(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (_text(value, 100),)
+    if not isinstance(value, list):
+        raise _Bad(f"must be text or a list of text, {_found(value)}")
+    return tuple(_text(v, 100) for v in value)
+
+
+def _close(word: str, choices: Mapping[str, object] | list[str]) -> str:
+    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(m) for m in matches)}?)" if matches else ""
+
+
+# --- the table of keys --------------------------------------------------------------------
+# Each step kind lists its keys: (key, check, required). The key naming the kind comes first.
+
+STEP_KINDS: dict[str, tuple[tuple[str, Callable[[object], Any], bool], ...]] = {
+    "breathe": (("breathe", _direction, True), ("seconds", _seconds_ms, True), ("say", _text, False)),
+    "hold": (("hold", _seconds_ms, True), ("say", _text, False)),
+    "rest": (("rest", _seconds_ms, True),),
+    "chime": (("chime", _sound, True),),
+    "say": (("say", _text, True),),
+}
+
+ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
+    ("title", _text, True),
+    ("summary", _text, False),
+    ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
+    ("voice", lambda v: _text(v, 100), False),
+    ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
+    ("technique", lambda v: v, True),
+)
+
+TECHNIQUE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
+    ("title", _text, True),
+    ("steps", lambda v: v, True),
+    ("sides", _sides, False),
+    ("reps", _whole(1, MAX_REPS), False),
+    ("position", _text, False),
+    ("equipment", _equipment, False),
+    ("safety", _text, False),
+    ("summary", _text, False),
+)
+
+USE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
+    ("use", lambda v: _text(v, 100), True),
+    ("reps", _whole(1, MAX_REPS), False),
+    ("sides", _sides, False),
+    ("hold", _seconds_ms, False),
+)
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Collects problems for one file while its tables are checked against the key table."""
+
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, place: str, message: str) -> None:
+        self.problems.append(Problem(self.file, place, message))
+
+    def fields(
+        self,
+        table: object,
+        keys: tuple[tuple[str, Callable[[object], Any], bool], ...],
+        place: str,
+        what: str,
+    ) -> dict[str, Any] | None:
+        """The checked values of `table`'s keys, or None if any is wrong (problems recorded)."""
+        if not isinstance(table, dict):
+            self.problem(place, f"{what} must be a table, {_found(table)}")
+            return None
+        known = [k for k, _, _ in keys]
+        values: dict[str, Any] = {}
+        ok = True
+        for key in table:
+            if key not in known:
+                self.problem(place, f"unknown key {key!r} in {what}{_close(key, known)}")
+                ok = False
+        for key, check, required in keys:
+            if key not in table:
+                if required:
+                    self.problem(place, f"{what} needs {key!r}")
+                    ok = False
+                continue
+            try:
+                values[key] = check(table[key])
+            except _Bad as bad:
+                self.problem(f"{place}, {key}" if place else key, str(bad))
+                ok = False
+        return values if ok else None
+
+
+def _step(reader: _Reader, raw: object, place: str) -> Step | None:
+    if not isinstance(raw, dict):
+        reader.problem(place, f"a step must be a table like {{ say = \"...\" }}, {_found(raw)}")
+        return None
+    kinds = [k for k in ("breathe", "hold", "rest", "chime") if k in raw]
+    if len(kinds) > 1:
+        reader.problem(place, f"a step takes exactly one of breathe, hold, rest, chime, say; "
+                              f"got {' and '.join(kinds)}")
+        return None
+    kind = kinds[0] if kinds else "say"
+    if not kinds and "say" not in raw:
+        keys = ", ".join(map(repr, raw)) or "nothing"
+        reader.problem(place, f"a step needs one of say, breathe, hold, rest, chime; got {keys}")
+        return None
+    values = reader.fields(raw, STEP_KINDS[kind], place, f"a {kind} step")
+    if values is None:
+        return None
+    match kind:
+        case "breathe":
+            return Breathe(values["breathe"], values["seconds"], values.get("say"))
+        case "hold":
+            return Hold(values["hold"], values.get("say"))
+        case "rest":
+            return Rest(values["rest"])
+        case "chime":
+            return Chime(values["chime"])
+    return Say(values["say"])
+
+
+def _technique(reader: _Reader, raw: object, place: str, tid: str | None = None) -> Technique | None:
+    values = reader.fields(raw, TECHNIQUE_KEYS, place, "a technique")
+    steps_raw = raw.get("steps") if isinstance(raw, dict) else None
+    if isinstance(raw, dict) and "steps" in raw and (not isinstance(steps_raw, list) or not steps_raw):
+        reader.problem(f"{place}, steps" if place else "steps",
+                       f"must be a non-empty list of steps, {_found(steps_raw)}")
+        return None
+    if values is None or not isinstance(steps_raw, list):
+        return None
+    prefix = f"{place}, " if place else ""
+    steps = [_step(reader, s, f"{prefix}step {i}") for i, s in enumerate(steps_raw, 1)]
+    if any(s is None for s in steps):
+        return None
+    technique = Technique(
+        title=values["title"],
+        steps=tuple(s for s in steps if s is not None),
+        id=tid,
+        sides=values.get("sides", ()),
+        reps=values.get("reps", 1),
+        position=values.get("position"),
+        equipment=values.get("equipment", ()),
+        safety=values.get("safety"),
+        summary=values.get("summary"),
+    )
+    _check_sides(reader, technique, place)
+    return technique
+
+
+def _texts(technique: Technique) -> list[str]:
+    texts = [technique.title, technique.position, technique.safety]
+    texts += [getattr(s, "text", None) for s in technique.steps]
+    return [t for t in texts if t]
+
+
+def _check_sides(reader: _Reader, technique: Technique, place: str) -> None:
+    uses_side = any("{side}" in t for t in _texts(technique))
+    if uses_side and not technique.sides:
+        reader.problem(place, "text uses {side} but the technique has no sides")
+    longest = max((len(s) for s in technique.sides), default=0)
+    for text in _texts(technique):
+        if len(text.replace("{side}", "x" * longest)) > MAX_TEXT:
+            reader.problem(place, f"a cue must be at most {MAX_TEXT} characters once "
+                                  f"{{side}} is filled in: {text[:30]!r}...")
+
+
+def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
+    values = reader.fields(raw, USE_KEYS, place, "a technique with 'use'")
+    if values is None:
+        return None
+    builtins = builtin_techniques()
+    base = builtins.get(values["use"])
+    if base is None:
+        reader.problem(f"{place}, use", f"no built-in technique {values['use']!r}"
+                                        f"{_close(values['use'], builtins)}; see 'voiceguide list'")
+        return None
+    technique = base
+    if "reps" in values:
+        technique = replace(technique, reps=values["reps"])
+    if "sides" in values:
+        technique = replace(technique, sides=values["sides"])
+    if "hold" in values:
+        steps = tuple(Hold(values["hold"], s.text) if isinstance(s, Hold) else s
+                      for s in technique.steps)
+        technique = replace(technique, steps=steps)
+    _check_sides(reader, technique, place)
+    return technique
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path, name: str) -> dict[str, Any]:
+    """Parse a TOML file, turning every way it can be unreadable into one RoutineError line."""
+
+    def fail(message: str) -> RoutineError:
+        return RoutineError([Problem(name, "", message)])
+
+    try:
+        if path.is_dir():
+            raise fail("is a folder, not a routine file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise fail(f"is larger than {MAX_FILE_BYTES // 1000} kB; is it really a routine?")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RoutineError([Problem(name, f"line {line}", "not UTF-8 text")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line = getattr(exc, "lineno", None)
+        if line is not None:
+            message = message.split(" (at ")[0]
+            raise RoutineError([Problem(name, f"line {line}", f"invalid TOML: {message}")]) from None
+        raise fail(f"invalid TOML: {message}") from None
+    except RecursionError:
+        raise fail("invalid TOML: nested too deeply") from None
+
+
+def read_technique(path: Path, tid: str | None = None) -> Technique:
+    """A technique file: the keys of an inline technique at the top level."""
+    reader = _Reader(path.name)
+    technique = _technique(reader, _read_toml(path, path.name), "", tid or path.stem)
+    if reader.problems or technique is None:
+        raise RoutineError(reader.problems)
+    return technique
+
+
+def parse_routine(data: dict[str, Any], name: str) -> Routine:
+    """Check a parsed routine table and build the Routine; raises with every problem found."""
+    reader = _Reader(name)
+    values = reader.fields(data, ROUTINE_KEYS, "", "a routine") or {}
+    raw_techniques = data.get("technique")
+    techniques: list[Technique] = []
+    if "technique" in data and (not isinstance(raw_techniques, list) or not raw_techniques):
+        reader.problem("technique", "must be one or more [[technique]] tables, "
+                                    f"{_found(raw_techniques)}")
+    elif isinstance(raw_techniques, list):
+        for i, raw in enumerate(raw_techniques, 1):
+            place = f"technique {i}"
+            made = (_use(reader, raw, place) if isinstance(raw, dict) and "use" in raw
+                    else _technique(reader, raw, place))
+            if made is not None:
+                techniques.append(made)
+    if reader.problems:
+        raise RoutineError(reader.problems)
+    return Routine(
+        title=values["title"],
+        techniques=tuple(techniques),
+        source=name,
+        summary=values.get("summary"),
+        rate=values.get("rate"),
+        voice=values.get("voice"),
+        transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
+    )
+
+
+def read_routine(path: Path) -> Routine:
+    return parse_routine(_read_toml(path, path.name), path.name)
+
+
+@functools.cache
+def builtin_techniques() -> dict[str, Technique]:
+    return {p.stem: read_technique(p) for p in sorted((LIBRARY / "techniques").glob("*.toml"))}
+
+
+def builtin_routines() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((LIBRARY / "routines").glob("*.toml"))}
+
+
+def load_routine(spec: str) -> Routine:
+    """A ROUTINE argument: a built-in routine's name, or a path to a .toml file."""
+    builtins = builtin_routines()
+    if spec in builtins:
+        return read_routine(builtins[spec])
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists() or "/" in spec:
+        return read_routine(path)
+    raise UsageError(f"no built-in routine {spec!r}{_close(spec, builtins)}; "
+                     f"built-ins: {', '.join(builtins)}; or give a path to a .toml file")
