@@ -10,6 +10,8 @@ import pytest
 
 from voiceguide.cli import main
 
+from .audio_device import audio_device as audio_device
+
 ROUTINES = Path(__file__).parent / "routines"
 
 
