@@ -1,0 +1,246 @@
+"""The clip cache: hits, misses, damage, atomic writes, and sharing between processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from voiceguide.cache import CachedSynthesizer, ClipCache
+from voiceguide.clip import Clip
+from voiceguide.config import Settings
+from voiceguide.errors import SpeechError
+from voiceguide.speech import FakeSynthesizer
+
+SETTINGS = Settings(rate=150, voice="en-us", volume=1.0)
+TEXTS = ["Inhale.", "Hold for five breaths.", "Exhale and round your upper back.", "Switch."]
+
+
+def expected(texts: Sequence[str], settings: Settings = SETTINGS) -> list[Clip]:
+    return [FakeSynthesizer.clip(text, settings) for text in texts]
+
+
+def entries(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.exists() else []
+
+
+@pytest.fixture
+def fake() -> FakeSynthesizer:
+    return FakeSynthesizer()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> ClipCache:
+    return ClipCache(tmp_path / "clips", on_warning=pytest.fail)
+
+
+def test_miss_then_hit(fake: FakeSynthesizer, cache: ClipCache) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    assert list(cached.synthesize(TEXTS, SETTINGS)) == expected(TEXTS)
+    assert fake.calls == [tuple(TEXTS)]  # all misses in one batch
+    assert len(entries(cache.directory)) == len(TEXTS)
+    assert list(cached.synthesize(TEXTS, SETTINGS)) == expected(TEXTS)
+    assert fake.calls == [tuple(TEXTS)]  # nothing new for the engine
+    assert cached.engine_id == "fake-1"
+
+
+def test_only_misses_reach_the_engine_and_order_is_kept(
+    fake: FakeSynthesizer, cache: ClipCache
+) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    list(cached.synthesize(TEXTS[1::2], SETTINGS))
+    mixed = ["New one.", *TEXTS, "New one.", "Another."]
+    assert list(cached.synthesize(mixed, SETTINGS)) == expected(mixed)
+    assert fake.calls[1] == ("New one.", TEXTS[0], TEXTS[2], "Another.")
+
+
+def test_every_setting_and_the_engine_are_part_of_the_key(
+    fake: FakeSynthesizer, cache: ClipCache
+) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    variants = [
+        SETTINGS,
+        Settings(rate=200, voice="en-us"),
+        Settings(rate=150, voice="gmw/en"),
+        Settings(rate=150, voice="en-us", volume=0.5),
+    ]
+    for settings in variants:
+        assert list(cached.synthesize(TEXTS[:1], settings)) == expected(TEXTS[:1], settings)
+    assert len(fake.calls) == len(variants)
+    keys = {ClipCache.key(TEXTS[0], SETTINGS, engine) for engine in ("a-1", "a-2")}
+    assert len(keys) == 2
+
+
+def test_first_hit_is_yielded_before_misses_are_synthesized(cache: ClipCache) -> None:
+    class Slow(FakeSynthesizer):
+        started = 0
+
+        def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+            for clip in super().synthesize(texts, settings):
+                self.started += 1
+                yield clip
+
+    slow = Slow()
+    cached = CachedSynthesizer(slow, cache)
+    list(cached.synthesize(TEXTS[:1], SETTINGS))
+    stream = cached.synthesize(TEXTS, SETTINGS)
+    assert next(stream) == expected(TEXTS[:1])[0]
+    assert slow.started == 1  # only the warm-up; the misses wait until they are needed
+    assert list(stream) == expected(TEXTS[1:])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:-1],  # one byte short
+        lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:],  # one bit flipped
+        lambda data: b"",  # empty
+        lambda data: b"RIFF garbage",
+    ],
+    ids=["half", "short", "bitflip", "empty", "garbage"],
+)
+def test_damaged_entry_is_deleted_and_synthesized_again(
+    fake: FakeSynthesizer, cache: ClipCache, damage: Callable[[bytes], bytes]
+) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    list(cached.synthesize(TEXTS, SETTINGS))
+    path = cache.path(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id))
+    path.write_bytes(damage(path.read_bytes()))
+    assert cache.get(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id)) is None
+    assert not path.exists()
+    assert list(cached.synthesize(TEXTS, SETTINGS)) == expected(TEXTS)
+    assert fake.calls[-1] == (TEXTS[2],)
+    assert cache.get(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id)) == expected(TEXTS)[2]
+
+
+def test_entries_are_wav_files(fake: FakeSynthesizer, cache: ClipCache) -> None:
+    import wave
+
+    list(CachedSynthesizer(fake, cache).synthesize(TEXTS[:1], SETTINGS))
+    (path,) = entries(cache.directory)
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+        assert w.readframes(w.getnframes()) == expected(TEXTS[:1])[0].pcm
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(
+    fake: FakeSynthesizer, cache: ClipCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    list(cached.synthesize(TEXTS, SETTINGS))
+    assert all(p.suffix == ".wav" and not p.name.startswith(".") for p in entries(cache.directory))
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    warnings: list[str] = []
+    failing = ClipCache(cache.directory, on_warning=warnings.append)
+    monkeypatch.setattr("voiceguide.cache.os.replace", crash)
+    clips = list(CachedSynthesizer(fake, failing).synthesize(["Brand new."], SETTINGS))
+    assert clips == expected(["Brand new."])
+    assert len(entries(cache.directory)) == len(TEXTS)  # no half-written entry, no temp file
+    assert warnings == [
+        f"not caching speech: cannot write to {cache.directory}: No space left on device"
+    ]
+
+
+def test_clear_removes_every_entry(fake: FakeSynthesizer, cache: ClipCache) -> None:
+    assert cache.clear() == 0  # no directory yet
+    list(CachedSynthesizer(fake, cache).synthesize(TEXTS, SETTINGS))
+    stale = cache.directory / ".tmp-left-by-a-killed-process.part"
+    stale.write_bytes(b"partial")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    (cache.directory / ".tmp-being-written-now.part").write_bytes(b"partial")
+    (cache.directory / "notes.txt").write_text("not ours")
+    assert cache.clear() == len(TEXTS)
+    names = [p.name for p in entries(cache.directory)]
+    assert names == [".tmp-being-written-now.part", "notes.txt"]
+    list(CachedSynthesizer(fake, cache).synthesize(TEXTS, SETTINGS))
+    assert len(fake.calls) == 2
+
+
+def test_unwritable_cache_warns_once_and_still_speaks(
+    fake: FakeSynthesizer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    warnings: list[str] = []
+    cache = ClipCache(blocker / "clips", on_warning=warnings.append)
+    cached = CachedSynthesizer(fake, cache)
+    for _ in range(3):
+        assert list(cached.synthesize(TEXTS, SETTINGS)) == expected(TEXTS)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"not caching speech: cannot write to {blocker / 'clips'}: ")
+    assert "\n" not in warnings[0]
+    assert cache.clear() == 0
+
+
+def test_default_directory_is_the_user_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert ClipCache().directory == tmp_path / "voiceguide" / "clips"
+
+
+def test_engine_returning_too_few_clips_is_an_error(cache: ClipCache) -> None:
+    class Short(FakeSynthesizer):
+        def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+            return super().synthesize(texts[:-1], settings)
+
+    with pytest.raises(SpeechError, match="fewer clips"):
+        list(CachedSynthesizer(Short(), cache).synthesize(TEXTS, SETTINGS))
+
+
+def test_two_processes_share_one_cache(tmp_path: Path) -> None:
+    """Both read and rewrite the same entries at once, and both always get the right clips."""
+    script = textwrap.dedent(
+        """
+        import random, sys
+        from pathlib import Path
+        from voiceguide.cache import CachedSynthesizer, ClipCache
+        from voiceguide.config import Settings
+        from voiceguide.speech import FakeSynthesizer
+
+        directory, seed = Path(sys.argv[1]), int(sys.argv[2])
+        rng = random.Random(seed)
+        texts = [f"Cue number {i}, said slowly and clearly." for i in range(12)]
+        warnings = []
+        cache = ClipCache(directory, on_warning=warnings.append)
+        for round in range(60):
+            settings = Settings(rate=rng.choice([120, 150, 200]))
+            present = sorted(directory.glob("[0-9a-f]*.wav"))
+            for path in rng.sample(present, k=min(3, len(present))):
+                path.unlink(missing_ok=True)  # the other process may be reading it right now
+            order = rng.sample(texts, k=len(texts))
+            clips = list(CachedSynthesizer(FakeSynthesizer(), cache).synthesize(order, settings))
+            if clips != [FakeSynthesizer.clip(t, settings) for t in order]:
+                sys.exit(f"wrong clip in round {round}")
+        if warnings:
+            sys.exit(f"warnings: {warnings}")
+        """
+    )
+    directory = tmp_path / "shared"
+    src = str(Path(__file__).resolve().parents[1])
+    env = {"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(directory), str(seed)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    assert not [p for p in directory.iterdir() if p.name.startswith(".")]
+    assert 0 < ClipCache(directory).clear() <= 36
