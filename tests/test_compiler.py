@@ -1,3 +1,4 @@
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -42,8 +43,13 @@ def test_holds_breaths_and_rests_do_not_depend_on_voice_speed(name: str) -> None
             e.duration for e in fast.events if e.kind == kind
         ]
     routine = load_routine(name)
-    holds = [s.ms for t in routine.techniques for _ in range(t.reps * max(1, len(t.sides)))
-             for s in t.steps if type(s).__name__ == "Hold"]
+    holds = [
+        s.ms
+        for t in routine.techniques
+        for _ in range(t.reps * max(1, len(t.sides)))
+        for s in t.steps
+        if type(s).__name__ == "Hold"
+    ]
     assert sorted(e.duration for e in fast.events if e.kind == "hold") == sorted(holds)
 
 
@@ -61,7 +67,7 @@ def test_a_hold_is_start_chime_exact_seconds_end_chime(name: str, rate: int) -> 
 @pytest.mark.parametrize("rate", [80, 150, 300])
 def test_speech_never_overlaps_speech(name: str, rate: int) -> None:
     speech = [e for e in compiled(name, rate).events if e.kind == "speech"]
-    assert all(a.end <= b.start for a, b in zip(speech, speech[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(speech))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -69,7 +75,7 @@ def test_events_are_sorted_and_inside_their_sections(name: str) -> None:
     timeline = compiled(name)
     starts = [e.start for e in timeline.events]
     assert starts == sorted(starts)
-    for prev, section in zip(timeline.sections, timeline.sections[1:], strict=False):
+    for prev, section in itertools.pairwise(timeline.sections):
         assert prev.end == section.start
     for section in timeline.sections:
         assert all(section.start <= e.start and e.end <= section.end for e in section.events)
@@ -81,8 +87,18 @@ def test_the_preamble_comes_first_and_covers_the_guides_warnings() -> None:
     intro = timeline.sections[0]
     assert intro.technique is None and intro.start == 0
     said = " ".join(e.text or "" for e in intro.events if e.kind == "speech").lower()
-    for warning in ("sharp", "spreads", "numbness", "tingling", "weakness", "osteoporosis",
-                    "infection", "surgery", "fall", "accident"):
+    for warning in (
+        "sharp",
+        "spreads",
+        "numbness",
+        "tingling",
+        "weakness",
+        "osteoporosis",
+        "infection",
+        "surgery",
+        "fall",
+        "accident",
+    ):
         assert warning in said
     assert [e.name for e in intro.events if e.kind == "chime"] == [s for _, s in CHIME_GUIDE]
     first_technique = timeline.sections[1].start
@@ -193,16 +209,25 @@ def test_cue_texts_lists_everything_spoken_first_use_first() -> None:
 def test_a_routine_over_three_hours_is_refused(routine_file) -> None:
     ok = routine_file('title = "t"\n[[technique]]\nuse = "self-hug"\nreps = 50\nhold = 150\n')
     assert compile_routine(read_routine(ok), at_rate(150)).duration < MAX_ROUTINE_MS
-    long = routine_file('title = "t"\n[[technique]]\nuse = "self-hug"\nreps = 50\nhold = 600\n'
-                        '[[technique]]\nuse = "self-hug"\nreps = 50\nhold = 600\n')
+    long = routine_file(
+        'title = "t"\n[[technique]]\nuse = "self-hug"\nreps = 50\nhold = 600\n'
+        '[[technique]]\nuse = "self-hug"\nreps = 50\nhold = 600\n'
+    )
     with pytest.raises(RoutineError, match="at most 3 hours"):
         compile_routine(read_routine(long), at_rate(150))
 
 
 def test_number_words() -> None:
     assert [words(n) for n in (0, 7, 15, 20, 42, 100, 105, 600)] == [
-        "zero", "seven", "fifteen", "twenty", "forty-two", "one hundred",
-        "one hundred and five", "six hundred"]
+        "zero",
+        "seven",
+        "fifteen",
+        "twenty",
+        "forty-two",
+        "one hundred",
+        "one hundred and five",
+        "six hundred",
+    ]
 
 
 def test_chime_events_last_as_long_as_their_sound() -> None:

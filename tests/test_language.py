@@ -35,12 +35,20 @@ def test_the_documented_example_reads_as_written() -> None:
 
 def test_the_built_ins_are_the_five_techniques_and_three_routines() -> None:
     assert set(builtin_techniques()) == {
-        "seated-thoracic-twist", "chair-back-extension", "self-hug", "foam-roller", "ball-release"
+        "seated-thoracic-twist",
+        "chair-back-extension",
+        "self-hug",
+        "foam-roller",
+        "ball-release",
     }
     assert set(builtin_routines()) == {"upper-back", "desk-break", "floor"}
     ids = {name: [t.id for t in load_routine(name).techniques] for name in builtin_routines()}
     assert sorted(ids["upper-back"]) == sorted(builtin_techniques())
-    assert sorted(ids["desk-break"]) == ["chair-back-extension", "seated-thoracic-twist", "self-hug"]
+    assert sorted(ids["desk-break"]) == [
+        "chair-back-extension",
+        "seated-thoracic-twist",
+        "self-hug",
+    ]
     assert all(not t.equipment for t in load_routine("desk-break").techniques)
     assert sorted(ids["floor"]) == ["ball-release", "foam-roller"]
 
@@ -49,8 +57,10 @@ def test_built_ins_carry_the_guides_facts() -> None:
     t = builtin_techniques()
     assert t["seated-thoracic-twist"].sides == ("right", "left")
     hug = t["self-hug"]
-    assert any(isinstance(s, Breathe) and s.direction == "out" and s.text
-               and "elbows together" in s.text for s in hug.steps)
+    assert any(
+        isinstance(s, Breathe) and s.direction == "out" and s.text and "elbows together" in s.text
+        for s in hug.steps
+    )
     roller_holds = [s.ms for s in t["foam-roller"].steps if isinstance(s, Hold)]
     assert any(20_000 <= ms <= 30_000 for ms in roller_holds)
     roller_text = " ".join(getattr(s, "text", "") or "" for s in t["foam-roller"].steps)
@@ -62,8 +72,7 @@ def test_built_ins_carry_the_guides_facts() -> None:
 
 def test_use_overrides_replace_reps_sides_and_every_hold(routine_file) -> None:
     path = routine_file(
-        'title = "t"\n[[technique]]\nuse = "foam-roller"\nreps = 1\nhold = 7.5\n'
-        'sides = ["left"]\n'
+        'title = "t"\n[[technique]]\nuse = "foam-roller"\nreps = 1\nhold = 7.5\nsides = ["left"]\n'
     )
     roller = read_routine(path).techniques[0]
     assert roller.reps == 1 and roller.sides == ("left",)
@@ -83,7 +92,9 @@ def test_every_step_kind(routine_file) -> None:
 
 
 def test_whitespace_in_cues_is_folded(routine_file) -> None:
-    path = routine_file('title = "t"\n[[technique]]\ntitle = "x"\nsteps = [{ say = "a\\n\\tb  c" }]\n')
+    path = routine_file(
+        'title = "t"\n[[technique]]\ntitle = "x"\nsteps = [{ say = "a\\n\\tb  c" }]\n'
+    )
     assert read_routine(path).techniques[0].steps == (Say("a b c"),)
 
 
@@ -140,7 +151,13 @@ def test_every_problem_is_reported_not_just_the_first(routine_file) -> None:
     with pytest.raises(RoutineError) as info:
         read_routine(path)
     places = [p.place for p in info.value.problems]
-    assert places == ["", "rate", "technique 1, use", "technique 2, step 1, hold", "technique 2, step 2"]
+    assert places == [
+        "",
+        "rate",
+        "technique 1, use",
+        "technique 2, step 1, hold",
+        "technique 2, step 2",
+    ]
 
 
 def test_a_routine_argument_is_a_name_or_a_path() -> None:

@@ -27,9 +27,29 @@ SECTION_GAP_MS = 1500
 COUNTDOWN = ((3, "Three."), (2, "Two."), (1, "One."))
 BREATH_CUES = {"in": "Breathe in.", "out": "Breathe out.", "hold": "Hold your breath."}
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def words(n: int) -> str:
@@ -99,8 +119,14 @@ class _Section:
     def __post_init__(self) -> None:
         self.cursor = self.speech_free = self.start
 
-    def add(self, start: int, duration: int, kind: Kind, text: str | None = None,
-            name: str | None = None) -> Event:
+    def add(
+        self,
+        start: int,
+        duration: int,
+        kind: Kind,
+        text: str | None = None,
+        name: str | None = None,
+    ) -> Event:
         event = Event(start, duration, kind, text, name, self.technique, self.side)
         self.events.append(event)
         return event
@@ -113,8 +139,9 @@ class _Section:
         return event
 
     def chime(self, name: str, at: int | None = None) -> Event:
-        event = self.add(self.cursor if at is None else at, sounds.duration_ms(name), "chime",
-                         name=name)
+        event = self.add(
+            self.cursor if at is None else at, sounds.duration_ms(name), "chime", name=name
+        )
         self.cursor = max(self.cursor, event.end + CHIME_GAP_MS)
         return event
 
@@ -145,10 +172,15 @@ class _Section:
         if window > step.ms:
             self.warnings.append(
                 f"{self.technique}: the breathe cue {text[:40]!r} needs {needed / 1000:.1f} s "
-                f"but its window is {step.ms / 1000:g} s; the window was lengthened")
+                f"but its window is {step.ms / 1000:g} s; the window was lengthened"
+            )
         self.add(start, window, "breathe", text, name=step.direction)
-        self.add(start, sounds.duration_ms(f"breathe-{step.direction}"), "chime",
-                 name=f"breathe-{step.direction}")
+        self.add(
+            start,
+            sounds.duration_ms(f"breathe-{step.direction}"),
+            "chime",
+            name=f"breathe-{step.direction}",
+        )
         self.speak(text, at=start)
         self.cursor = start + window
 
@@ -160,8 +192,14 @@ class _Section:
     def close(self, title: str) -> Section:
         end = max([self.cursor - GAP_MS, self.speech_free, *(e.end for e in self.events)])
         end += SECTION_GAP_MS
-        return Section(title, self.start, end - self.start, tuple(self.events), self.technique,
-                       tuple(self.warnings))
+        return Section(
+            title,
+            self.start,
+            end - self.start,
+            tuple(self.events),
+            self.technique,
+            tuple(self.warnings),
+        )
 
 
 def _fill(text: str, side: str | None) -> str:
@@ -195,8 +233,9 @@ def _technique(t: Technique, start: int, transition_ms: int, speech_ms: SpeechMs
                     case Hold():
                         s.hold(Hold(step.ms, step.text and _fill(step.text, side)))
                     case Breathe():
-                        s.breathe(Breathe(step.direction, step.ms,
-                                          step.text and _fill(step.text, side)))
+                        s.breathe(
+                            Breathe(step.direction, step.ms, step.text and _fill(step.text, side))
+                        )
                     case Rest(ms):
                         s.rest(ms)
                     case Chime(sound):
@@ -241,9 +280,17 @@ def compile_sections(routine: Routine, speech_ms: SpeechMs) -> Iterator[Section]
 
 def _check_length(routine: Routine, end: int) -> None:
     if end > MAX_ROUTINE_MS:
-        raise RoutineError([Problem(routine.source, "", "a routine must compile to at most 3 "
-                                    f"hours, this one runs to at least {end // 60_000} "
-                                    "minutes")])
+        raise RoutineError(
+            [
+                Problem(
+                    routine.source,
+                    "",
+                    "a routine must compile to at most 3 "
+                    f"hours, this one runs to at least {end // 60_000} "
+                    "minutes",
+                )
+            ]
+        )
 
 
 def compile_routine(routine: Routine, speech_ms: SpeechMs) -> Timeline:

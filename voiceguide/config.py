@@ -60,25 +60,35 @@ def resolve_settings(
     problems = []
     cfg_rate = config.get("rate")
     if cfg_rate is not None and (
-        isinstance(cfg_rate, bool) or not isinstance(cfg_rate, int)
+        isinstance(cfg_rate, bool)
+        or not isinstance(cfg_rate, int)
         or not RATE_MIN <= cfg_rate <= RATE_MAX
     ):
-        problems.append(Problem(str(config_path()), "rate",
-                                f"must be words per minute from {RATE_MIN} to {RATE_MAX}, "
-                                f"got {cfg_rate!r}"))
+        problems.append(
+            Problem(
+                str(config_path()),
+                "rate",
+                f"must be words per minute from {RATE_MIN} to {RATE_MAX}, got {cfg_rate!r}",
+            )
+        )
     cfg_voice = config.get("voice")
     if cfg_voice is not None and not isinstance(cfg_voice, str):
         problems.append(Problem(str(config_path()), "voice", f"must be text, got {cfg_voice!r}"))
     cfg_volume = config.get("volume", 1.0)
-    if isinstance(cfg_volume, bool) or not isinstance(cfg_volume, int | float) or not (
-        0 < cfg_volume <= 1
+    if (
+        isinstance(cfg_volume, bool)
+        or not isinstance(cfg_volume, int | float)
+        or not (0 < cfg_volume <= 1)
     ):
-        problems.append(Problem(str(config_path()), "volume",
-                                f"must be a number in (0, 1], got {cfg_volume!r}"))
+        problems.append(
+            Problem(str(config_path()), "volume", f"must be a number in (0, 1], got {cfg_volume!r}")
+        )
     if problems:
         raise RoutineError(problems)
     return Settings(
         rate=rate or routine_rate or (cfg_rate if isinstance(cfg_rate, int) else DEFAULT_RATE),
-        voice=voice or routine_voice or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
+        voice=voice
+        or routine_voice
+        or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
         volume=float(cfg_volume) if isinstance(cfg_volume, int | float) else 1.0,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -102,8 +103,11 @@ def _found(value: object) -> str:
         return f"got {shown!r}" if value else "got an empty string"
     if isinstance(value, int | float):
         return f"got {value}"
-    kind = {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
-    return f"got {kind}"
+    if isinstance(value, dict):
+        return "got a table"
+    if isinstance(value, list):
+        return "got a list"
+    return f"got a {type(value).__name__}"
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
@@ -142,7 +146,7 @@ def _whole(low: int, high: int, what: str = "a whole number") -> Callable[[objec
 def _direction(value: object) -> Direction:
     if value == "in" or value == "out" or value == "hold":
         return value
-    raise _Bad(f"must be \"in\", \"out\" or \"hold\", {_found(value)}")
+    raise _Bad(f'must be "in", "out" or "hold", {_found(value)}')
 
 
 def _sound(value: object) -> str:
@@ -180,7 +184,11 @@ def _close(word: str, choices: Mapping[str, object] | list[str]) -> str:
 # Each step kind lists its keys: (key, check, required). The key naming the kind comes first.
 
 STEP_KINDS: dict[str, tuple[tuple[str, Callable[[object], Any], bool], ...]] = {
-    "breathe": (("breathe", _direction, True), ("seconds", _seconds_ms, True), ("say", _text, False)),
+    "breathe": (
+        ("breathe", _direction, True),
+        ("seconds", _seconds_ms, True),
+        ("say", _text, False),
+    ),
     "hold": (("hold", _seconds_ms, True), ("say", _text, False)),
     "rest": (("rest", _seconds_ms, True),),
     "chime": (("chime", _sound, True),),
@@ -259,12 +267,15 @@ class _Reader:
 
 def _step(reader: _Reader, raw: object, place: str) -> Step | None:
     if not isinstance(raw, dict):
-        reader.problem(place, f"a step must be a table like {{ say = \"...\" }}, {_found(raw)}")
+        reader.problem(place, f'a step must be a table like {{ say = "..." }}, {_found(raw)}')
         return None
     kinds = [k for k in ("breathe", "hold", "rest", "chime") if k in raw]
     if len(kinds) > 1:
-        reader.problem(place, f"a step takes exactly one of breathe, hold, rest, chime, say; "
-                              f"got {' and '.join(kinds)}")
+        reader.problem(
+            place,
+            f"a step takes exactly one of breathe, hold, rest, chime, say; "
+            f"got {' and '.join(kinds)}",
+        )
         return None
     kind = kinds[0] if kinds else "say"
     if not kinds and "say" not in raw:
@@ -286,12 +297,20 @@ def _step(reader: _Reader, raw: object, place: str) -> Step | None:
     return Say(values["say"])
 
 
-def _technique(reader: _Reader, raw: object, place: str, tid: str | None = None) -> Technique | None:
+def _technique(
+    reader: _Reader, raw: object, place: str, tid: str | None = None
+) -> Technique | None:
     values = reader.fields(raw, TECHNIQUE_KEYS, place, "a technique")
     steps_raw = raw.get("steps") if isinstance(raw, dict) else None
-    if isinstance(raw, dict) and "steps" in raw and (not isinstance(steps_raw, list) or not steps_raw):
-        reader.problem(f"{place}, steps" if place else "steps",
-                       f"must be a non-empty list of steps, {_found(steps_raw)}")
+    if (
+        isinstance(raw, dict)
+        and "steps" in raw
+        and (not isinstance(steps_raw, list) or not steps_raw)
+    ):
+        reader.problem(
+            f"{place}, steps" if place else "steps",
+            f"must be a non-empty list of steps, {_found(steps_raw)}",
+        )
         return None
     if values is None or not isinstance(steps_raw, list):
         return None
@@ -327,8 +346,11 @@ def _check_sides(reader: _Reader, technique: Technique, place: str) -> None:
     longest = max((len(s) for s in technique.sides), default=0)
     for text in _texts(technique):
         if len(text.replace("{side}", "x" * longest)) > MAX_TEXT:
-            reader.problem(place, f"a cue must be at most {MAX_TEXT} characters once "
-                                  f"{{side}} is filled in: {text[:30]!r}...")
+            reader.problem(
+                place,
+                f"a cue must be at most {MAX_TEXT} characters once "
+                f"{{side}} is filled in: {text[:30]!r}...",
+            )
 
 
 def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
@@ -338,8 +360,11 @@ def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
     builtins = builtin_techniques()
     base = builtins.get(values["use"])
     if base is None:
-        reader.problem(f"{place}, use", f"no built-in technique {values['use']!r}"
-                                        f"{_close(values['use'], builtins)}; see 'voiceguide list'")
+        reader.problem(
+            f"{place}, use",
+            f"no built-in technique {values['use']!r}"
+            f"{_close(values['use'], builtins)}; see 'voiceguide list'",
+        )
         return None
     technique = base
     if "reps" in values:
@@ -347,8 +372,9 @@ def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
     if "sides" in values:
         technique = replace(technique, sides=values["sides"])
     if "hold" in values:
-        steps = tuple(Hold(values["hold"], s.text) if isinstance(s, Hold) else s
-                      for s in technique.steps)
+        steps = tuple(
+            Hold(values["hold"], s.text) if isinstance(s, Hold) else s for s in technique.steps
+        )
         technique = replace(technique, steps=steps)
     _check_sides(reader, technique, place)
     return technique
@@ -381,12 +407,10 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        line = getattr(exc, "lineno", None)
-        if line is not None:
-            message = message.split(" (at ")[0]
-            raise RoutineError([Problem(name, f"line {line}", f"invalid TOML: {message}")]) from None
-        raise fail(f"invalid TOML: {message}") from None
+        at = re.search(r" \(at (line (\d+), column \d+|end of document)\)$", str(exc))
+        message = str(exc)[: at.start()] if at else str(exc)
+        place = f"line {at.group(2) if at and at.group(2) else text.count(chr(10)) + 1}"
+        raise RoutineError([Problem(name, place, f"invalid TOML: {message}")]) from None
     except RecursionError:
         raise fail("invalid TOML: nested too deeply") from None
 
@@ -407,13 +431,17 @@ def parse_routine(data: dict[str, Any], name: str) -> Routine:
     raw_techniques = data.get("technique")
     techniques: list[Technique] = []
     if "technique" in data and (not isinstance(raw_techniques, list) or not raw_techniques):
-        reader.problem("technique", "must be one or more [[technique]] tables, "
-                                    f"{_found(raw_techniques)}")
+        reader.problem(
+            "technique", f"must be one or more [[technique]] tables, {_found(raw_techniques)}"
+        )
     elif isinstance(raw_techniques, list):
         for i, raw in enumerate(raw_techniques, 1):
             place = f"technique {i}"
-            made = (_use(reader, raw, place) if isinstance(raw, dict) and "use" in raw
-                    else _technique(reader, raw, place))
+            made = (
+                _use(reader, raw, place)
+                if isinstance(raw, dict) and "use" in raw
+                else _technique(reader, raw, place)
+            )
             if made is not None:
                 techniques.append(made)
     if reader.problems:
@@ -450,5 +478,7 @@ def load_routine(spec: str) -> Routine:
     path = Path(spec)
     if path.suffix == ".toml" or path.exists() or "/" in spec:
         return read_routine(path)
-    raise UsageError(f"no built-in routine {spec!r}{_close(spec, builtins)}; "
-                     f"built-ins: {', '.join(builtins)}; or give a path to a .toml file")
+    raise UsageError(
+        f"no built-in routine {spec!r}{_close(spec, builtins)}; "
+        f"built-ins: {', '.join(builtins)}; or give a path to a .toml file"
+    )

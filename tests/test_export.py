@@ -1,0 +1,224 @@
+"""Exports checked with ffmpeg and ffprobe: decoders we did not write."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide import api
+from voiceguide.clip import SAMPLE_RATE
+from voiceguide.render import Renderer, render
+from voiceguide.timeline import Timeline, ms_to_samples
+
+from .conftest import ROUTINES
+
+SHORT = str(ROUTINES / "short.toml")
+pytestmark = pytest.mark.speech
+
+
+def decode(path: Path) -> np.ndarray:
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(out, dtype="<i2")
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-show_chapters",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, dict[str, Path]]:
+    folder = tmp_path_factory.mktemp("exports")
+    paths = {}
+    timeline = None
+    for suffix in (".wav", ".flac", ".ogg", ".mp3"):
+        path = folder / f"short{suffix}"
+        timeline = api.export(SHORT, path, transcript=folder / f"short{suffix}.vtt")
+        paths[suffix] = path
+    assert timeline is not None
+    return timeline, paths
+
+
+@pytest.fixture(scope="module")
+def reference(exports: tuple[Timeline, dict[str, Path]]) -> np.ndarray:
+    prepared = api.prepare(SHORT)
+    assert prepared.timeline == exports[0]
+    return render(prepared.timeline, prepared.clips)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_lossless_exports_are_the_render_to_the_sample(exports, reference, suffix: str) -> None:
+    timeline, paths = exports
+    decoded = decode(paths[suffix])
+    assert len(decoded) == ms_to_samples(timeline.duration, SAMPLE_RATE)
+    assert decoded.tobytes() == reference.tobytes()
+    stream = probe(paths[suffix])["streams"][0]
+    assert (int(stream["sample_rate"]), stream["channels"]) == (SAMPLE_RATE, 1)
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mp3"])
+def test_lossy_exports_last_as_long_and_sound_like_the_render(exports, reference, suffix) -> None:
+    timeline, paths = exports
+    duration = float(probe(paths[suffix])["format"]["duration"])
+    assert duration == pytest.approx(timeline.duration / 1000, abs=0.08)
+    decoded = decode(paths[suffix]).astype(float)
+    frame = SAMPLE_RATE // 100
+
+    def envelope(x: np.ndarray) -> np.ndarray:
+        n = len(x) // frame
+        return np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
+
+    a, b = envelope(reference.astype(float)), envelope(decoded)
+    lag = max(range(-5, 6), key=lambda k: np.corrcoef(a[10:-10], np.roll(b, -k)[10:-10])[0, 1])
+    assert abs(lag) <= 5
+    assert np.corrcoef(a[10:-10], np.roll(b, -lag)[10:-10])[0, 1] > 0.97
+
+
+def test_the_audio_has_sound_where_the_timeline_has_events_and_silence_elsewhere(
+    exports,
+) -> None:
+    timeline, paths = exports
+    audio = decode(paths[".wav"]).astype(float)
+    sounding = [e for e in timeline.events if e.kind in ("speech", "chime")]
+    for e in sounding:
+        a, b = ms_to_samples(e.start, SAMPLE_RATE), ms_to_samples(e.end, SAMPLE_RATE)
+        assert np.abs(audio[a:b]).max() > 1000, f"no sound for {e}"
+    covered = np.zeros(len(audio), dtype=bool)
+    for e in sounding:
+        covered[ms_to_samples(e.start, SAMPLE_RATE) : ms_to_samples(e.end, SAMPLE_RATE) + 1] = True
+    assert covered.sum() < len(audio) * 0.9
+    assert np.abs(audio[~covered]).max() == 0
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg"])
+def test_title_and_chapters_in_time_order(exports, suffix: str) -> None:
+    """MP3 by ID3 CHAP frames under an ordered CTOC; FLAC and OGG by CHAPTERxxx comments."""
+    timeline, paths = exports
+    info = probe(paths[suffix])
+    tags = info["format"].get("tags") or info["streams"][0]["tags"]
+    assert {k.lower(): v for k, v in tags.items()}["title"] == "Short test"
+    chapters = info["chapters"]
+    assert [c["tags"]["title"] for c in chapters] == [s.title for s in timeline.sections]
+    assert [round(float(c["start_time"]) * 1000) for c in chapters] == [
+        s.start for s in timeline.sections
+    ]
+    if suffix == ".mp3":
+        assert [round(float(c["end_time"]) * 1000) for c in chapters] == [
+            s.end for s in timeline.sections
+        ]
+
+
+def test_transcripts_are_synced_to_the_speech(exports, tmp_path: Path) -> None:
+    timeline, paths = exports
+    speech = [e for e in timeline.events if e.kind == "speech"]
+    vtt = paths[".wav"].with_name("short.wav.vtt").read_text()
+    stamps = re.findall(r"(\d+):(\d+):(\d+)\.(\d+) --> (\d+):(\d+):(\d+)\.(\d+)\n(.+)", vtt)
+    assert len(stamps) == len(speech)
+    for e, (h, m, s, ms, h2, m2, s2, ms2, text) in zip(speech, stamps, strict=True):
+        assert int(h) * 3_600_000 + int(m) * 60_000 + int(s) * 1000 + int(ms) == e.start
+        assert int(h2) * 3_600_000 + int(m2) * 60_000 + int(s2) * 1000 + int(ms2) == e.end
+        assert text == e.text
+    srt, lrc = tmp_path / "a.srt", tmp_path / "a.lrc"
+    api.export(SHORT, tmp_path / "a.wav", transcript=srt)
+    api.export(SHORT, tmp_path / "b.wav", transcript=lrc)
+    end = speech[0].end
+    assert srt.read_text().startswith(
+        f"1\n00:00:00,000 --> 00:00:{end // 1000:02d},{end % 1000:03d}\n{speech[0].text}\n\n2\n"
+    )
+    lines = [line for line in lrc.read_text().splitlines() if re.match(r"\[\d", line)]
+    assert len(lines) == len(speech)
+    assert lines[1] == f"[00:{speech[1].start // 1000:02d}.{speech[1].start % 1000 // 10:02d}]" + (
+        speech[1].text or ""
+    )
+    assert "[ti:Short test]" in lrc.read_text()
+
+
+def test_the_same_inputs_give_the_same_wav_bytes(exports, tmp_path: Path) -> None:
+    _, paths = exports
+    again = tmp_path / "again.wav"
+    api.export(SHORT, again)
+    assert again.read_bytes() == paths[".wav"].read_bytes()
+
+
+def test_voice_speed_changes_speech_but_never_holds() -> None:
+    slow = api.compile("desk-break", rate=100)
+    fast = api.compile("desk-break", rate=250)
+
+    def speech(t: Timeline) -> int:
+        return sum(e.duration for e in t.events if e.kind == "speech")
+
+    assert speech(slow) >= 1.8 * speech(fast)
+    for kind in ("hold", "rest"):
+        assert [e.duration for e in slow.events if e.kind == kind] == [
+            e.duration for e in fast.events if e.kind == kind
+        ]
+
+
+def test_an_interrupted_export_leaves_nothing_and_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "keep.flac"
+    target.write_bytes(b"the old export")
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "audio":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.export(SHORT, target, transcript=tmp_path / "keep.vtt", progress=interrupt)
+    assert target.read_bytes() == b"the old export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.flac"]
+
+
+def test_unknown_formats_are_refused_before_any_work(run, tmp_path: Path) -> None:
+    result = run("export", SHORT, "-o", str(tmp_path / "x.aiff"))
+    assert result.status == 2
+    assert "unknown audio format '.aiff'; use one of .wav, .flac, .ogg, .mp3" in result.err
+    result = run(
+        "export", SHORT, "-o", str(tmp_path / "x.wav"), "--transcript", str(tmp_path / "x.txt")
+    )
+    assert result.status == 2 and "unknown transcript format '.txt'" in result.err
+    result = run("export", SHORT, "-o", str(tmp_path / "no" / "x.wav"))
+    assert result.status == 2 and "does not exist" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_renderer_is_shared_by_export(exports) -> None:
+    """What export writes is the renderer's output, section by section."""
+    timeline, _ = exports
+    prepared = api.prepare(SHORT)
+    parts = list(Renderer(prepared.clips).sections(timeline))
+    assert sum(len(p) for p in parts) == ms_to_samples(timeline.duration, SAMPLE_RATE)

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from voiceguide import sounds
+from voiceguide.clip import SAMPLE_RATE, Clip
+from voiceguide.compiler import compile_routine, cue_texts
+from voiceguide.config import Settings
+from voiceguide.language import load_routine
+from voiceguide.render import SPEECH_PEAK, Renderer, leveled_speech, limit, render
+from voiceguide.speech import FakeSynthesizer
+from voiceguide.timeline import Event, Section, Timeline, ms_to_samples
+
+from .conftest import ROUTINES
+
+
+def dc(value: int, frames: int) -> Clip:
+    return Clip(np.full(frames, value, dtype="<i2").tobytes())
+
+
+def one_section(*events: Event, duration: int = 3000) -> Timeline:
+    return Timeline("t", (Section("s", 0, duration, events),))
+
+
+def test_every_clip_starts_at_its_exact_sample() -> None:
+    clips = {"a": dc(8000, 441), "b": dc(-8000, 300)}
+    events = (Event(0, 20, "speech", "a"), Event(1003, 14, "speech", "b"))
+    pcm = render(one_section(*events), clips)
+    assert len(pcm) == ms_to_samples(3000, SAMPLE_RATE)
+    start = ms_to_samples(1003, SAMPLE_RATE)
+    assert pcm[start - 1] == 0 and pcm[start + 1] < 0
+    assert pcm[start + 300] == 0 and pcm[start + 299] <= 0
+    assert np.count_nonzero(pcm[441:start]) == 0
+
+
+def test_sections_land_on_the_absolute_sample_grid() -> None:
+    """A section starting at an odd millisecond still places clips where the whole-routine
+    grid says: offsets are never accumulated."""
+    clip = {"a": dc(8000, 100)}
+    timeline = Timeline(
+        "t",
+        (
+            Section("one", 0, 1001, (Event(0, 5, "speech", "a"),)),
+            Section("two", 1001, 999, (Event(1500, 5, "speech", "a"),)),
+        ),
+    )
+    pcm = render(timeline, clip)
+    assert len(pcm) == ms_to_samples(2000, SAMPLE_RATE)
+    onset = ms_to_samples(1500, SAMPLE_RATE)
+    assert pcm[onset - 1] == 0 and pcm[onset + 1] > 0
+
+
+def test_speech_is_leveled_to_one_loudness_with_faded_edges() -> None:
+    quiet = np.sin(np.arange(4410) / 5) * 1000
+    loud = np.sin(np.arange(4410) / 7) * 20000
+    a = leveled_speech(Clip(quiet.astype("<i2").tobytes()))
+    b = leveled_speech(Clip(loud.astype("<i2").tobytes()))
+    rms = [float(np.sqrt(np.mean(x[200:-200] ** 2))) for x in (a, b)]
+    assert rms[0] == pytest.approx(rms[1], rel=0.05)
+    for x in (a, b):
+        assert abs(x[0]) < 1e-6 and abs(x[-1]) < 0.01
+        assert np.abs(x).max() <= SPEECH_PEAK + 1e-6
+
+
+def test_overlapping_sounds_never_clip() -> None:
+    clips = {"a": dc(30000, 2000), "b": dc(30000, 2000)}
+    events = (
+        Event(0, 100, "speech", "a"),
+        Event(0, 100, "speech", "b"),
+        Event(0, 800, "chime", name="hold-start"),
+    )
+    pcm = render(one_section(*events), clips)
+    assert np.abs(pcm.astype(np.int32)).max() < 32767
+    assert np.abs(limit(np.array([0.5, 3.0, -3.0], dtype=np.float32))).max() < 1.0
+    assert limit(np.array([0.5], dtype=np.float32))[0] == 0.5
+
+
+def test_chimes_are_the_shipped_sounds() -> None:
+    events = (Event(100, 800, "chime", name="hold-start"),)
+    pcm = render(one_section(*events), {})
+    start = ms_to_samples(100, SAMPLE_RATE)
+    chime = np.frombuffer(sounds.load("hold-start").pcm, dtype="<i2")
+    body = slice(start + 200, start + len(chime) - 2000)
+    expected = chime[200:-2000]
+    assert np.abs(pcm[body].astype(int) - expected).max() <= 1
+
+
+def test_volume_scales_everything() -> None:
+    events = (Event(0, 800, "chime", name="hold-start"),)
+    full = render(one_section(*events), {}).astype(float)
+    half = render(one_section(*events), {}, volume=0.5).astype(float)
+    assert np.abs(half).max() == pytest.approx(np.abs(full).max() / 2, rel=0.01)
+
+
+def test_rendering_a_routine_is_deterministic_and_fills_its_timeline() -> None:
+    routine = load_routine(str(ROUTINES / "evening.toml"))
+    settings = Settings(rate=140)
+    texts = cue_texts(routine)
+    clips = dict(zip(texts, FakeSynthesizer().synthesize(texts, settings), strict=True))
+    timeline = compile_routine(routine, lambda t: clips[t].duration_ms)
+    first, second = render(timeline, clips), render(timeline, clips)
+    assert first.tobytes() == second.tobytes()
+    assert len(first) == ms_to_samples(timeline.duration, SAMPLE_RATE)
+    parts = list(Renderer(clips).sections(timeline))
+    assert np.concatenate(parts).tobytes() == first.tobytes()

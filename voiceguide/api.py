@@ -1,0 +1,162 @@
+"""The library's entry points: what the CLI calls, usable on their own.
+
+from voiceguide import api
+timeline = api.compile("upper-back", rate=120)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import language
+from .clip import Clip
+from .compiler import SpeechMs, compile_routine, cue_texts
+from .config import Settings, resolve_settings
+from .language import Routine
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .speech import Synthesizer
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total): stage "speech" counts clips, "audio" milliseconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of `voiceguide list`."""
+
+    name: str
+    title: str
+    duration: int
+    """Estimated milliseconds at the default voice speed."""
+    equipment: tuple[str, ...]
+
+
+def settings_for(
+    routine: Routine, *, rate: int | None = None, voice: str | None = None
+) -> Settings:
+    return resolve_settings(
+        rate=rate, voice=voice, routine_rate=routine.rate, routine_voice=routine.voice
+    )
+
+
+def estimate(settings: Settings) -> SpeechMs:
+    from .speech import estimate_ms
+
+    return lambda text: estimate_ms(text, settings.rate)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A routine compiled against its real clips: everything render needs."""
+
+    timeline: Timeline
+    clips: dict[str, Clip]
+    settings: Settings
+
+
+def _load(routine: str | Routine) -> Routine:
+    return language.load_routine(routine) if isinstance(routine, str) else routine
+
+
+def compile(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    estimate_only: bool = False,
+) -> Timeline:
+    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to."""
+    routine = _load(routine)
+    if estimate_only:
+        return compile_routine(routine, estimate(settings_for(routine, rate=rate, voice=voice)))
+    return prepare(routine, rate=rate, voice=voice).timeline
+
+
+def prepare(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    progress: Progress | None = None,
+    engine: Synthesizer | None = None,
+) -> Prepared:
+    """Synthesize every cue (cached clips first), then compile against the real clip lengths."""
+    routine = _load(routine)
+    settings = settings_for(routine, rate=rate, voice=voice)
+    texts = cue_texts(routine)
+    clips: dict[str, Clip] = {}
+    with _engine(engine) as synthesizer:
+        for text, clip in zip(texts, synthesizer.synthesize(texts, settings), strict=True):
+            clips[text] = clip
+            if progress is not None:
+                progress("speech", len(clips), len(texts))
+    timeline = compile_routine(routine, lambda text: clips[text].duration_ms)
+    return Prepared(timeline, clips, settings)
+
+
+@contextlib.contextmanager
+def _engine(engine: Synthesizer | None) -> Iterator[Synthesizer]:
+    """The given engine, or the real one behind the clip cache (its workers start only on a
+    cache miss, and stop when the work is done)."""
+    if engine is not None:
+        yield engine
+        return
+    from .cache import CachedSynthesizer, ClipCache
+    from .speech import Pyttsx3Synthesizer
+
+    with Pyttsx3Synthesizer() as real:
+        yield CachedSynthesizer(real, ClipCache())
+
+
+def export(
+    routine: str | Routine,
+    audio: Path,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    transcript: Path | None = None,
+    progress: Progress | None = None,
+    engine: Synthesizer | None = None,
+) -> Timeline:
+    """Write the routine to `audio` (format from its suffix) and optionally a transcript."""
+    from . import export as exporter
+    from .render import Renderer
+
+    exporter.check_targets(audio, transcript)
+    prepared = prepare(routine, rate=rate, voice=voice, progress=progress, engine=engine)
+    timeline = prepared.timeline
+    renderer = Renderer(prepared.clips, prepared.settings.volume)
+    exporter.export(
+        timeline,
+        renderer.sections(timeline),
+        audio,
+        transcript=transcript,
+        progress=progress and (lambda done, total: progress("audio", done, total)),
+    )
+    return timeline
+
+
+def builtin_routines() -> list[Entry]:
+    entries = []
+    for name, path in language.builtin_routines().items():
+        routine = language.read_routine(path)
+        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        equipment = tuple(dict.fromkeys(e for t in routine.techniques for e in t.equipment))
+        entries.append(Entry(name, routine.title, timeline.duration, equipment))
+    return entries
+
+
+def builtin_techniques() -> list[Entry]:
+    entries = []
+    for name, technique in language.builtin_techniques().items():
+        routine = Routine(technique.title, (technique,), transition_ms=0)
+        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        length = timeline.sections[1].duration
+        entries.append(Entry(name, technique.title, length, technique.equipment))
+    return entries

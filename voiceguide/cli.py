@@ -1,0 +1,236 @@
+"""The command line: parse, call the library, print. The only place that prints or exits."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from . import api
+from .config import RATE_MAX, RATE_MIN
+from .errors import ExitStatus, RoutineError, VoiceguideError
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+RATE = click.option(
+    "--rate",
+    type=click.IntRange(RATE_MIN, RATE_MAX),
+    default=None,
+    help=f"Voice speed in words per minute ({RATE_MIN}-{RATE_MAX}). Default: the routine's, "
+    "your config's, or 150.",
+)
+VOICE = click.option(
+    "--voice",
+    default=None,
+    help="Voice id, name or language (see 'voiceguide voices'). Default: en-us.",
+)
+ROUTINE_HELP = "ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file."
+
+
+def _clock(ms: int) -> str:
+    minutes, rest = divmod(ms, 60_000)
+    return f"{minutes}:{rest / 1000:04.1f}"
+
+
+def _length(ms: int) -> str:
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _warn(timeline: Timeline) -> None:
+    for warning in timeline.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="voiceguide")
+def cli() -> None:
+    """Voice-guided mobility routines for a stiff upper back, narrated hands-free.
+
+    Stop at once on sharp or radiating pain, numbness, tingling or weakness.
+    """
+
+
+@cli.command("list")
+def list_() -> None:
+    """List the built-in routines and techniques, with length and equipment."""
+    click.echo("Routines (lengths at the default voice speed):")
+    for item in api.builtin_routines():
+        click.echo(
+            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
+            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
+        )
+    click.echo('Techniques (use = "ID" in a routine file):')
+    for item in api.builtin_techniques():
+        click.echo(
+            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
+            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
+        )
+
+
+@cli.command()
+@click.argument("routine")
+@RATE
+@VOICE
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Estimate speech lengths from word counts instead of synthesizing (fast).",
+)
+def show(routine: str, rate: int | None, voice: str | None, as_json: bool, estimate: bool) -> None:
+    """Show the compiled timeline of ROUTINE: time, kind, text, technique.
+
+    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
+    Speech lengths are those of the real synthesized clips unless --estimate is given.
+    """
+    timeline = api.compile(routine, rate=rate, voice=voice, estimate_only=estimate)
+    _warn(timeline)
+    if as_json:
+        click.echo(timeline.dumps())
+        return
+    click.echo(f"{timeline.title}  ({_length(timeline.duration)})")
+    for section in timeline.sections:
+        click.echo(f"\n{_clock(section.start):>8}  == {section.title} ==")
+        for e in section.events:
+            what = (
+                e.text
+                if e.kind == "speech"
+                else e.name
+                if e.kind == "chime"
+                else (
+                    f"{e.duration / 1000:g} s"
+                    + (f" {e.name}" if e.kind == "breathe" else "")
+                    + (f": {e.text}" if e.kind == "rest" and e.text != "rest" else "")
+                )
+            )
+            side = f" ({e.side})" if e.side else ""
+            click.echo(f"{_clock(e.start):>8}  {e.kind:<7} {what}{side}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+def check(files: Sequence[str]) -> None:
+    """Check routine files; list every problem. Exit 0 when all are clean."""
+    problems = 0
+    for file in files:
+        try:
+            timeline = api.compile(file, estimate_only=True)
+        except RoutineError as exc:
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            continue
+        _warn(timeline)
+        click.echo(f"{file}: ok, {_length(timeline.duration)}")
+    if problems:
+        raise SystemExit(ExitStatus.BAD_INPUT)
+
+
+@cli.command()
+@click.argument("routine")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Audio file to write: .wav, .flac, .ogg or .mp3 (with chapters).",
+)
+@click.option(
+    "--transcript",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write a transcript synced to the audio: .vtt, .srt or .lrc.",
+)
+@RATE
+@VOICE
+def export(
+    routine: str, output: Path, transcript: Path | None, rate: int | None, voice: str | None
+) -> None:
+    """Export ROUTINE to an audio file to take along on a phone.
+
+    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
+    """
+    with _progress() as progress:
+        timeline = api.export(
+            routine, output, rate=rate, voice=voice, transcript=transcript, progress=progress
+        )
+    _warn(timeline)
+    click.echo(
+        f"wrote {output} ({_length(timeline.duration)})"
+        + (f" and {transcript}" if transcript else "")
+    )
+
+
+@cli.command()
+def voices() -> None:
+    """List the voices --voice accepts: id, name and language."""
+    from .speech import list_voices
+
+    for v in list_voices():
+        click.echo(f"{v.id:<28} {v.name:<32} {', '.join(v.languages)}")
+
+
+@cli.group()
+def cache() -> None:
+    """Manage the cache of synthesized speech clips."""
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Delete every cached clip."""
+    from .cache import ClipCache
+
+    store = ClipCache(on_warning=lambda message: click.echo(f"warning: {message}", err=True))
+    click.echo(f"removed {store.clear()} clip(s) from {store.directory}")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[api.Progress | None]:
+    """A progress bar on a terminal; nothing at all otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    labels = {"speech": "Synthesizing speech", "audio": "Writing audio"}
+    with Progress(transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; turn every error into one line per problem and an exit status."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        status = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        status = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        status = ExitStatus.INTERRUPTED
+    except VoiceguideError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}", err=True)
+        status = exc.exit_code
+    sys.exit(status if isinstance(status, int) else 0)

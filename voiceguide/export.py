@@ -1,0 +1,217 @@
+"""Rendered sections -> audio files with tags and chapters, plus a synced transcript.
+
+Everything is written to a temporary file beside the target and renamed into place only when
+complete: an interrupted or failed export leaves nothing behind and never touches an existing
+file at the target path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .clip import SAMPLE_RATE
+from .errors import ExportError, UsageError
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .render import Samples
+
+FORMATS = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+TRANSCRIPTS = (".vtt", ".srt", ".lrc")
+BLOCK = SAMPLE_RATE
+"""Samples per encoder call: libsndfile 1.2.2 crashes encoding long Vorbis buffers in one call,
+and small blocks keep memory flat."""
+
+Progress = Callable[[int, int], None]
+"""Called with (milliseconds written, total milliseconds)."""
+
+
+def check_targets(audio: Path, transcript: Path | None = None) -> None:
+    """Refuse unknown formats before any work is done."""
+    if audio.suffix.lower() not in FORMATS:
+        raise UsageError(
+            f"{audio}: unknown audio format {audio.suffix or '(none)'!r}; "
+            f"use one of {', '.join(FORMATS)}"
+        )
+    if transcript is not None and transcript.suffix.lower() not in TRANSCRIPTS:
+        raise UsageError(
+            f"{transcript}: unknown transcript format "
+            f"{transcript.suffix or '(none)'!r}; use one of {', '.join(TRANSCRIPTS)}"
+        )
+    for path in (audio, transcript):
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(f"{path}: folder {str(path.parent)!r} does not exist")
+        if path is not None and path.is_dir():
+            raise UsageError(f"{path}: is a folder")
+
+
+@contextlib.contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it only if the block completes."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        yield temp
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def export(
+    timeline: Timeline,
+    pcm_sections: Iterable[Samples],
+    audio: Path,
+    *,
+    transcript: Path | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Write `pcm_sections` (the renderer's int16 arrays, one per section) to `audio`, tagged
+    with the routine's title and one chapter per section; optionally a transcript too."""
+    check_targets(audio, transcript)
+    try:
+        with contextlib.ExitStack() as stack:
+            temp = stack.enter_context(atomic(audio))
+            _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress)
+            _tag(temp, audio.suffix.lower(), timeline)
+            if transcript is not None:
+                text = TRANSCRIPT_WRITERS[transcript.suffix.lower()](timeline)
+                # the transcript is renamed first: the audio's rename is the last step of all
+                with atomic(transcript) as t:
+                    t.write_text(text, encoding="utf-8")
+    except (OSError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ExportError(
+            f"{audio}: could not write the export ({reason}); nothing was written"
+        ) from exc
+
+
+def _encode(
+    pcm_sections: Iterable[Samples],
+    path: Path,
+    suffix: str,
+    timeline: Timeline,
+    progress: Progress | None,
+) -> None:
+    import soundfile as sf
+
+    fmt, subtype = FORMATS[suffix]
+    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype, format=fmt) as out:
+        for section, pcm in zip(timeline.sections, pcm_sections, strict=True):
+            for i in range(0, len(pcm), BLOCK):
+                out.write(pcm[i : i + BLOCK])
+            if progress is not None:
+                progress(section.end, timeline.duration)
+
+
+def _tag(path: Path, suffix: str, timeline: Timeline) -> None:
+    if suffix == ".mp3":
+        _tag_mp3(path, timeline)
+    elif suffix in (".flac", ".ogg"):
+        _tag_vorbis(path, suffix, timeline)
+
+
+def _tag_mp3(path: Path, timeline: Timeline) -> None:
+    from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, TPE1, CTOCFlags
+    from mutagen.id3._tags import save_frame
+
+    class InOrder(ID3):
+        """Frames in the order added. mutagen sorts them by size, and players list CHAP frames
+        in file order, so chapters would come out shuffled."""
+
+        def _write(self, config: object) -> bytearray:
+            return bytearray().join(save_frame(f, config=config) for f in self.values())
+
+    tags = InOrder()
+    tags.add(TIT2(encoding=3, text=[timeline.title]))
+    tags.add(TALB(encoding=3, text=[timeline.title]))
+    tags.add(TPE1(encoding=3, text=["voiceguide"]))
+    ids = [f"chp{i}" for i in range(len(timeline.sections))]
+    tags.add(
+        CTOC(
+            element_id="toc",
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=ids,
+            sub_frames=[TIT2(encoding=3, text=["Chapters"])],
+        )
+    )
+    for cid, section in zip(ids, timeline.sections, strict=True):
+        tags.add(
+            CHAP(
+                element_id=cid,
+                start_time=section.start,
+                end_time=section.end,
+                sub_frames=[TIT2(encoding=3, text=[section.title])],
+            )
+        )
+    tags.save(str(path), v2_version=4)
+
+
+def _tag_vorbis(path: Path, suffix: str, timeline: Timeline) -> None:
+    from mutagen.flac import FLAC
+    from mutagen.oggvorbis import OggVorbis
+
+    audio = FLAC(str(path)) if suffix == ".flac" else OggVorbis(str(path))
+    audio["TITLE"] = timeline.title
+    audio["ALBUM"] = timeline.title
+    audio["ARTIST"] = "voiceguide"
+    for i, section in enumerate(timeline.sections, 1):
+        audio[f"CHAPTER{i:03d}"] = _stamp(section.start, ".")
+        audio[f"CHAPTER{i:03d}NAME"] = section.title
+    audio.save()
+
+
+# --- transcripts --------------------------------------------------------------------------
+
+
+def _stamp(ms: int, sep: str) -> str:
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    seconds, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{sep}{ms:03d}"
+
+
+def _speech(timeline: Timeline) -> list[tuple[int, int, str]]:
+    return [(e.start, e.end, e.text) for e in timeline.events if e.kind == "speech" and e.text]
+
+
+def vtt(timeline: Timeline) -> str:
+    cues = [f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n" for a, b, text in _speech(timeline)]
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def srt(timeline: Timeline) -> str:
+    cues = [
+        f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n"
+        for i, (a, b, text) in enumerate(_speech(timeline), 1)
+    ]
+    return "\n".join(cues)
+
+
+def lrc(timeline: Timeline) -> str:
+    def stamp(ms: int) -> str:
+        minutes, rest = divmod(ms // 10, 6000)
+        return f"[{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}]"
+
+    length = timeline.duration // 1000
+    lines = [
+        f"[ti:{timeline.title}]",
+        "[by:voiceguide]",
+        f"[length:{length // 60:02d}:{length % 60:02d}]",
+    ]
+    lines += [f"{stamp(a)}{text}" for a, _, text in _speech(timeline)]
+    return "\n".join(lines) + "\n"
+
+
+TRANSCRIPT_WRITERS: dict[str, Callable[[Timeline], str]] = {".vtt": vtt, ".srt": srt, ".lrc": lrc}

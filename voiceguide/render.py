@@ -1,0 +1,111 @@
+"""Timeline + clips -> PCM, one section at a time. Shared by export and the player, so what
+you hear is exactly what you export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from . import sounds
+from .clip import SAMPLE_RATE, Clip
+from .timeline import Section, Timeline, ms_to_samples
+
+Samples = npt.NDArray[np.int16]
+Floats = npt.NDArray[np.float32]
+
+SPEECH_RMS = 0.12
+"""Every cue is brought to this loudness (about -18 dBFS), so no cue is quieter than another."""
+SPEECH_PEAK = 0.7
+"""... but never above this peak (-3 dBFS): headroom for a soft breath tone under the voice."""
+FADE_MS = 5
+"""Fade at every clip edge: no clicks where a clip starts or stops mid-waveform."""
+KNEE, CEILING = 0.9, 0.98
+"""Above KNEE the mix is bent smoothly toward CEILING instead of clipping at full scale."""
+
+
+def _floats(clip: Clip) -> Floats:
+    if clip.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"clip at {clip.sample_rate} Hz; everything is rendered at {SAMPLE_RATE}")
+    return np.frombuffer(clip.pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def _faded(x: Floats) -> Floats:
+    n = min(len(x) // 2, SAMPLE_RATE * FADE_MS // 1000)
+    if n:
+        ramp = np.linspace(0.0, 1.0, n, endpoint=False, dtype=np.float32)
+        x = x.copy()
+        x[:n] *= ramp
+        x[-n:] *= ramp[::-1]
+    return x
+
+
+def leveled_speech(clip: Clip) -> Floats:
+    x = _floats(clip)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    if rms > 0:
+        x = x * min(SPEECH_RMS / rms, SPEECH_PEAK / peak)
+    return _faded(x.astype(np.float32))
+
+
+def limit(x: Floats) -> Floats:
+    """Transparent below KNEE; above it, a tanh curve that never passes CEILING."""
+    over = np.abs(x) > KNEE
+    if over.any():
+        x = x.copy()
+        head = CEILING - KNEE
+        x[over] = np.sign(x[over]) * (KNEE + head * np.tanh((np.abs(x[over]) - KNEE) / head))
+    return x
+
+
+def to_pcm16(x: Floats) -> Samples:
+    return np.round(limit(x) * 32767.0).astype(np.int16)
+
+
+@dataclass(slots=True)
+class Renderer:
+    """Places every clip at its exact sample offset. Holds the leveled clips it has seen, so a
+    cue said many times is leveled once."""
+
+    clips: Mapping[str, Clip]
+    """Speech clips by text."""
+    volume: float = 1.0
+    _speech: dict[str, Floats] = field(default_factory=dict)
+    _chimes: dict[str, Floats] = field(default_factory=dict)
+
+    def _clip(self, kind: str, key: str) -> Floats:
+        if kind == "speech":
+            if key not in self._speech:
+                self._speech[key] = leveled_speech(self.clips[key])
+            return self._speech[key]
+        if key not in self._chimes:
+            self._chimes[key] = _faded(_floats(sounds.load(key)))
+        return self._chimes[key]
+
+    def section(self, section: Section) -> Samples:
+        """The section's PCM: exactly its samples on the routine's absolute sample grid."""
+        first = ms_to_samples(section.start, SAMPLE_RATE)
+        mix = np.zeros(ms_to_samples(section.end, SAMPLE_RATE) - first, dtype=np.float32)
+        for event in section.events:
+            key = event.text if event.kind == "speech" else event.name
+            if event.kind not in ("speech", "chime") or key is None:
+                continue
+            x = self._clip(event.kind, key)
+            at = ms_to_samples(event.start, SAMPLE_RATE) - first
+            x = x[: max(0, len(mix) - at)]
+            mix[at : at + len(x)] += x
+        return to_pcm16(mix * np.float32(self.volume))
+
+    def sections(self, timeline: Timeline) -> Iterator[Samples]:
+        for section in timeline.sections:
+            yield self.section(section)
+
+
+def render(timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0) -> Samples:
+    """The whole routine as one array (for tests and short routines; export streams sections)."""
+    parts = list(Renderer(clips, volume).sections(timeline))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
