@@ -20,6 +20,9 @@ from .language import Routine
 from .timeline import Timeline
 
 if TYPE_CHECKING:
+    from .player import Player, Program
+    from .render import Samples
+    from .sink import Clock, Sink
     from .speech import Synthesizer
 
 Progress = Callable[[str, int, int], None]
@@ -101,7 +104,7 @@ def prepare(
 
 
 @contextlib.contextmanager
-def _engine(engine: Synthesizer | None) -> Iterator[Synthesizer]:
+def _engine(engine: Synthesizer | None, workers: int | None = None) -> Iterator[Synthesizer]:
     """The given engine, or the real one behind the clip cache (its workers start only on a
     cache miss, and stop when the work is done)."""
     if engine is not None:
@@ -110,7 +113,7 @@ def _engine(engine: Synthesizer | None) -> Iterator[Synthesizer]:
     from .cache import CachedSynthesizer, ClipCache
     from .speech import Pyttsx3Synthesizer
 
-    with Pyttsx3Synthesizer() as real:
+    with Pyttsx3Synthesizer(workers) as real:
         yield CachedSynthesizer(real, ClipCache())
 
 
@@ -160,3 +163,74 @@ def builtin_techniques() -> list[Entry]:
         length = timeline.sections[1].duration
         entries.append(Entry(name, technique.title, length, technique.equipment))
     return entries
+
+
+@contextlib.contextmanager
+def playing(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    sink: Sink | None = None,
+    clock: Clock | None = None,
+    engine: Synthesizer | None = None,
+) -> Iterator[Player]:
+    """A Player for the routine, its audio being made in the background from the first cue on.
+
+    Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
+    synthesis, so a missing one fails at once.
+    """
+    import threading
+
+    from .player import Player, Program
+    from .render import leveled_speech, to_pcm16
+    from .sink import SimpleaudioSink, SystemClock
+
+    routine = _load(routine)
+    settings = settings_for(routine, rate=rate, voice=voice)
+    clock = clock or SystemClock()
+    sink = sink or SimpleaudioSink(clock)
+    sink.check()
+    with _engine(engine) as synthesizer, _engine(engine, workers=1) as confirmations:
+        program = Program(routine.title)
+        maker = threading.Thread(
+            target=_produce, args=(routine, settings, synthesizer, program), daemon=True
+        )
+        maker.start()
+
+        def speak(text: str) -> Samples:
+            clip = next(iter(confirmations.synthesize([text], settings)))
+            return to_pcm16(leveled_speech(clip) * settings.volume)
+
+        player = Player(program, sink, clock, speak)
+        try:
+            yield player
+        finally:
+            player.close()
+
+
+def _produce(
+    routine: Routine, settings: Settings, synthesizer: Synthesizer, program: Program
+) -> None:
+    """Synthesize, compile and render section by section, so the first plays while the rest is
+    still being made. Runs in its own thread; errors go to the player through `program`."""
+    from .compiler import compile_sections
+    from .render import Renderer
+
+    try:
+        texts = cue_texts(routine)
+        stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
+        clips: dict[str, Clip] = {}
+
+        def length(text: str) -> int:
+            while text not in clips:  # clips arrive in first-use order
+                done, clip = next(stream)
+                clips[done] = clip
+            return clips[text].duration_ms
+
+        renderer = Renderer(clips, settings.volume)
+        for section in compile_sections(routine, length):
+            program.add(section, renderer.section(section))
+        program.finish()
+    except BaseException as exc:  # handed to the player, which raises it in the main thread
+        program.finish(exc)

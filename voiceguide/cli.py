@@ -13,7 +13,7 @@ import click
 
 from . import api
 from .config import RATE_MAX, RATE_MIN
-from .errors import ExitStatus, RoutineError, VoiceguideError
+from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -168,6 +168,96 @@ def export(
         f"wrote {output} ({_length(timeline.duration)})"
         + (f" and {transcript}" if transcript else "")
     )
+
+
+@cli.command()
+@click.argument("routine", default="upper-back")
+@RATE
+@VOICE
+@click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
+@click.option(
+    "--else-export",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With no sound device, export to this file (and a .vtt transcript) instead.",
+)
+def play(
+    routine: str, rate: int | None, voice: str | None, yes: bool, else_export: Path | None
+) -> None:
+    """Play ROUTINE aloud (default: upper-back), hands-free.
+
+    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file. On a
+    terminal: space pauses or resumes, n skips to the next technique, p starts the technique
+    again (twice: the one before), + adds ten seconds to a hold, q stops. Each is confirmed
+    aloud.
+    """
+    from . import terminal
+
+    if not yes:
+        _screen()
+    with contextlib.ExitStack() as stack:
+        try:
+            player = stack.enter_context(api.playing(routine, rate=rate, voice=voice))
+        except AudioDeviceError as exc:
+            if else_export is None:
+                raise AudioDeviceError(
+                    f"{exc}; to listen elsewhere, export it: "
+                    f"voiceguide export {routine} -o FILE.mp3"
+                ) from exc
+            click.echo(f"{exc}; exporting instead", err=True)
+            _export_instead(routine, else_export, rate, voice)
+            return
+        if _interactive():  # the opening is being synthesized meanwhile
+            click.echo(
+                "Lie down, close your eyes, and listen. Keys: space pause, n next, "
+                "p again, + ten more seconds, q stop."
+            )
+            click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
+        read_key = stack.enter_context(terminal.keys())
+        stack.callback(terminal.end_line)
+        player.run(read_key, terminal.status_printer())
+
+
+def _export_instead(routine: str, audio: Path, rate: int | None, voice: str | None) -> None:
+    transcript = audio.with_suffix(".vtt")
+    with _progress() as progress:
+        api.export(routine, audio, rate=rate, voice=voice, transcript=transcript, progress=progress)
+    click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _screen() -> None:
+    """The guide's screening questions, asked once; any yes stops here."""
+    from .config import read_config, remember
+    from .screening import ADVICE, QUESTIONS, reasons
+
+    if read_config().get("screened") is True:
+        return
+    if not _interactive():
+        raise UsageError(
+            "before the first play, voiceguide asks a few safety questions, which needs a "
+            "terminal; run it in one, or pass --yes if none of the contraindications in the "
+            "README applies to you"
+        )
+    click.echo("A few safety questions first (asked once).")
+    answers = {q: click.confirm(q, default=None) for q, _ in QUESTIONS}
+    why = reasons(answers)
+    if why:
+        for line in why:
+            click.echo(f"- {line}")
+        click.echo(ADVICE)
+        raise SystemExit(ExitStatus.ERROR)
+    try:
+        remember("screened", True)
+    except OSError as exc:
+        click.echo(
+            f"warning: could not save your answers ({exc.strerror}); they will be asked "
+            "again next time",
+            err=True,
+        )
 
 
 @cli.command()

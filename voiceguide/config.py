@@ -92,3 +92,32 @@ def resolve_settings(
         or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
         volume=float(cfg_volume) if isinstance(cfg_volume, int | float) else 1.0,
     )
+
+
+def remember(key: str, value: bool | int | float | str, path: Path | None = None) -> None:
+    """Set one top-level key in the user's config file, keeping the rest; atomic.
+
+    Raises OSError when the config folder cannot be written (the caller warns and goes on).
+    """
+    import json
+    import os
+    import tempfile
+
+    path = path or config_path()
+    config = read_config(path)
+    config[key] = value
+    lines = []
+    for k, v in config.items():
+        if isinstance(v, bool):
+            lines.append(f"{k} = {str(v).lower()}")
+        elif isinstance(v, int | float | str):
+            lines.append(f"{k} = {json.dumps(v)}")  # a JSON string or number is valid TOML
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("# voiceguide settings: rate, voice, volume\n" + "\n".join(lines) + "\n")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)

@@ -1,0 +1,129 @@
+"""`voiceguide play` through simpleaudio into a real (virtual) PulseAudio device, recorded and
+checked against the export of the same routine."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide import api
+from voiceguide.clip import SAMPLE_RATE
+from voiceguide.player import EXTRA_MS
+from voiceguide.render import render
+from voiceguide.timeline import Event, ms_to_samples
+
+from .audio_device import VirtualDevice, find_offset
+from .conftest import ROUTINES
+
+pytestmark = [pytest.mark.device, pytest.mark.speech]
+SHORT = str(ROUTINES / "short.toml")
+REPO = Path(__file__).parent.parent
+TOLERANCE = SAMPLE_RATE // 50  # 20 ms
+
+
+def play(device: VirtualDevice, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    env = dict(device.env, XDG_CACHE_HOME=os.environ["XDG_CACHE_HOME"])
+    return subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "play", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def onset_error(recording: np.ndarray, expected: int, piece: np.ndarray) -> int:
+    """How far (samples) from `expected` the sound `piece` was heard in the recording."""
+    ref = piece.astype(float)
+    lo = max(0, expected - 2 * TOLERANCE)
+    window = recording[lo : expected + len(ref) + 2 * TOLERANCE].astype(float)
+    scores = np.correlate(window, ref, mode="valid")
+    energy = np.convolve(window**2, np.ones(len(ref)), mode="valid")
+    similarity = scores / np.maximum(np.sqrt(energy) * np.linalg.norm(ref), 1e-9)
+    best = int(np.argmax(similarity))
+    assert similarity[best] > 0.9, f"sound not found near sample {expected}"
+    return lo + best - expected
+
+
+def sounds(events: tuple[Event, ...]) -> list[Event]:
+    return [e for e in events if e.kind in ("speech", "chime")]
+
+
+def test_play_sounds_exactly_like_the_export_on_time(audio_device: VirtualDevice) -> None:
+    prepared = api.prepare(SHORT)  # fills the cache: play and this test use the same clips
+    reference = render(prepared.timeline, prepared.clips)
+    with audio_device.record("play") as recorder:
+        proc = play(audio_device, SHORT, "--yes")
+        out, err = proc.communicate(timeout=prepared.timeline.duration / 1000 + 60)
+    assert proc.returncode == 0, err.decode()
+    assert err == b""
+    titles = [line.split(" ", 1)[1] for line in out.decode().splitlines()]
+    assert titles == [s.title for s in prepared.timeline.sections]
+    recording = recorder.samples()
+    first = find_offset(recording[: 20 * SAMPLE_RATE], reference[: 5 * SAMPLE_RATE])
+    events = sounds(prepared.timeline.events)
+    errors = []
+    for e in events:
+        at = ms_to_samples(e.start, SAMPLE_RATE)
+        piece = reference[at : at + min(ms_to_samples(e.duration, SAMPLE_RATE), SAMPLE_RATE // 2)]
+        errors.append(onset_error(recording, first + at, piece))
+    assert max(abs(x) for x in errors) <= TOLERANCE, errors
+    heard = recording[first : first + len(reference)]
+    assert len(heard) == len(reference), "the recording ends before the routine"
+    assert np.count_nonzero(heard != reference) < SAMPLE_RATE // 100, "not the exported audio"
+
+
+def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevice) -> None:
+    prepared = api.prepare(SHORT)
+    technique = prepared.timeline.sections[1]
+    hold = next(e for e in technique.events if e.kind == "hold")
+    leader, follower = pty.openpty()
+    with audio_device.record("keys") as recorder:
+        proc = play(audio_device, SHORT, "--yes", stdin=follower)
+        os.close(follower)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith(b"Lie down")  # the prompt goes to a tty
+            os.write(leader, b"\n")
+            time.sleep(2)
+            os.write(leader, b"n")  # "Next: Shoulder roll." then the technique from its start
+            line = proc.stdout.readline()
+            assert b"Introduction" in line
+            assert b"Shoulder roll" in proc.stdout.readline()
+            resumed = time.monotonic()
+            time.sleep((hold.start - technique.start + 3000) / 1000)
+            os.write(leader, b"+")
+            time.sleep(
+                (hold.end - technique.start + EXTRA_MS + 2000) / 1000 - (time.monotonic() - resumed)
+            )
+            os.write(leader, b"q")
+            _, err = proc.communicate(timeout=30)
+        finally:
+            os.close(leader)
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err.decode()
+    recording = recorder.samples()
+    reference = render(prepared.timeline, prepared.clips)
+    start = ms_to_samples(technique.start, SAMPLE_RATE)
+    at = find_offset(recording, reference[start : start + 3 * SAMPLE_RATE])
+    assert at > 2 * SAMPLE_RATE, "the technique starts after the skip, not at the top"
+    for e in sounds(technique.events):
+        if e.end > hold.end + 1000:
+            break  # q was pressed around here
+        shift = EXTRA_MS if e.start >= hold.start + 3000 else 0
+        ref_at = ms_to_samples(e.start, SAMPLE_RATE)
+        piece = reference[ref_at : ref_at + min(ms_to_samples(e.duration, SAMPLE_RATE), 11025)]
+        expected = at + ms_to_samples(e.start + shift, SAMPLE_RATE) - start
+        error = onset_error(recording, expected, piece)
+        assert abs(error) <= TOLERANCE, (e, error)
+    press = at + ms_to_samples(hold.start + 3000, SAMPLE_RATE) - start
+    assert np.abs(recording[press : press + 2 * SAMPLE_RATE]).max() > 2000, "no 'ten more seconds'"

@@ -1,0 +1,213 @@
+"""The player driven by a fake clock and sink: exact audio, controls, and their confirmations."""
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from voiceguide import api
+from voiceguide.clip import SAMPLE_RATE
+from voiceguide.errors import AudioDeviceError
+from voiceguide.player import EXTRA_MS, Player
+from voiceguide.render import render
+from voiceguide.sink import FakeClock, FakePlayback, FakeSink
+from voiceguide.speech import FakeSynthesizer
+from voiceguide.timeline import Timeline, ms_to_samples
+
+from .conftest import ROUTINES
+
+SHORT = str(ROUTINES / "short.toml")
+TICK = 0.05
+
+
+class Rig:
+    def __init__(self, player: Player, clock: FakeClock, sink: FakeSink, engine: FakeSynthesizer):
+        self.player, self.clock, self.sink, self.engine = player, clock, sink, engine
+
+    def wait_until_made(self) -> None:
+        deadline = time.monotonic() + 10
+        while not self.player.program.complete:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    def until(self, seconds: float) -> bool:
+        """Tick until the fake clock reads `seconds`; False if the routine ended first."""
+        while self.clock.now() < seconds:
+            if not self.player.tick():
+                return False
+            self.clock.advance(TICK)
+        return self.player.tick()
+
+    def to_end(self) -> None:
+        for _ in range(1_000_000):
+            if not self.player.tick():
+                return
+            self.clock.advance(TICK)
+        raise AssertionError("never ended")
+
+    def said(self) -> list[str]:
+        """Confirmations, in order: batches of one the player asked the engine for."""
+        return [batch[0] for batch in self.engine.calls[1:]]
+
+    def main(self) -> list[FakePlayback]:
+        return [p for p in self.sink.playbacks if len(p.pcm) > 60 * SAMPLE_RATE]
+
+    def timeline(self) -> Timeline:
+        return Timeline("t", tuple(self.player.program.sections))
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    clock = FakeClock()
+    sink = FakeSink(clock)
+    engine = FakeSynthesizer()
+    with api.playing(SHORT, sink=sink, clock=clock, engine=engine) as player:
+        r = Rig(player, clock, sink, engine)
+        r.wait_until_made()
+        yield r
+
+
+def test_plays_exactly_what_export_renders_on_one_device_clock(rig: Rig) -> None:
+    rig.to_end()
+    prepared = api.prepare(SHORT, engine=FakeSynthesizer())
+    expected = render(prepared.timeline, prepared.clips)
+    (main,) = rig.main()
+    assert main.started == 0
+    assert main.heard()[: len(expected)].tobytes() == expected.tobytes()
+    assert not np.any(main.heard()[len(expected) :])
+    assert rig.player.state == "done" and rig.said() == []
+
+
+def test_pause_rewinds_to_the_cue_it_cut_and_resume_says_where(rig: Rig) -> None:
+    timeline = rig.timeline()
+    cue = next(e for e in timeline.events if e.kind == "speech" and e.technique is not None)
+    rig.until((cue.start + cue.duration / 2) / 1000)
+    rig.player.press(" ")
+    assert rig.player.state == "paused"
+    assert rig.main()[0].stopped is not None
+    assert rig.said() == ["Paused."]
+    rig.until(rig.clock.now() + 30)  # a long pause: nothing plays
+    assert len(rig.main()) == 1
+    rig.player.press(" ")
+    assert rig.said() == ["Paused.", "Resuming: Shoulder roll."]
+    rig.until(rig.clock.now() + 5)
+    resumed = rig.main()[1]
+    prepared = api.prepare(SHORT, engine=FakeSynthesizer())
+    expected = render(prepared.timeline, prepared.clips)[ms_to_samples(cue.start, SAMPLE_RATE) :]
+    assert resumed.heard().tobytes() == expected[: len(resumed.heard())].tobytes()
+    assert resumed.started >= rig.sink.playbacks[-2].started  # after the confirmation
+
+
+def test_resume_inside_a_hold_says_the_time_left(rig: Rig) -> None:
+    hold = next(e for e in rig.timeline().events if e.kind == "hold")
+    rig.until((hold.start + 4000) / 1000)
+    rig.player.press(" ")
+    rig.player.press(" ")
+    assert rig.said()[-1] == "Resuming: Shoulder roll, five seconds left."
+
+
+def test_next_skips_to_the_next_technique_and_says_so(rig: Rig) -> None:
+    rig.until(3)
+    rig.player.press("n")
+    assert rig.said() == ["Next: Shoulder roll."]
+    rig.until(rig.clock.now() + 5)
+    second = rig.main()[1]
+    assert rig.player.position >= ms_to_samples(rig.timeline().sections[1].start, SAMPLE_RATE)
+    section = rig.player.program.pcm[1]
+    assert second.heard().tobytes() == section[: len(second.heard())].tobytes()
+    rig.player.press("n")
+    assert rig.said()[-1] == "Skipping to the end."
+
+
+def test_previous_restarts_the_technique_and_twice_goes_back(rig: Rig) -> None:
+    technique = rig.timeline().sections[1]
+    rig.until(technique.start / 1000 + 20)
+    rig.player.press("p")
+    assert rig.said() == ["Again: Shoulder roll."]
+    rig.until(rig.clock.now() + 3)
+    assert rig.main()[-1].started > 0
+    start = ms_to_samples(technique.start, SAMPLE_RATE)
+    assert rig.player.position - start < 4 * SAMPLE_RATE
+    rig.player.press("p")
+    assert rig.said()[-1] == "Again: Shoulder roll.", "the first technique has none before it"
+
+
+def test_plus_adds_ten_seconds_to_the_hold_without_restarting(rig: Rig) -> None:
+    before = rig.timeline()
+    hold = next(e for e in before.events if e.kind == "hold")
+    end_chime = next(e for e in before.events if e.name == "hold-end" and e.start == hold.end)
+    rig.until((hold.start + 2000) / 1000)
+    rig.player.press("+")
+    assert rig.said() == ["Ten more seconds."]
+    after = rig.timeline()
+    longer = next(e for e in after.events if e.kind == "hold" and e.start == hold.start)
+    assert longer.duration == hold.duration + EXTRA_MS
+    assert any(e.name == "hold-end" and e.start == end_chime.start + EXTRA_MS for e in after.events)
+    assert after.duration == before.duration + EXTRA_MS
+    rig.to_end()
+    (main,) = rig.main()  # the same buffer played on: no restart, no drift
+    prepared = api.prepare(SHORT, engine=FakeSynthesizer())
+    clips = prepared.clips
+    expected = render(after, clips)
+    assert main.heard()[: len(expected)].tobytes() == expected.tobytes()
+
+
+def test_plus_outside_a_hold_says_so(rig: Rig) -> None:
+    rig.until(1)
+    rig.player.press("+")
+    assert rig.said() == ["Not in a hold."]
+    assert rig.timeline().duration == api.compile(SHORT, estimate_only=True).duration
+
+
+def test_quit_says_goodbye_then_stops(rig: Rig) -> None:
+    rig.until(10)
+    rig.player.press("q")
+    assert rig.said() == ["Stopping here. Take your time getting up."]
+    assert not rig.until(rig.clock.now() + 10)
+    assert rig.player.state == "done"
+    assert all(not p.is_playing() for p in rig.sink.playbacks)
+
+
+def test_a_cold_start_plays_the_opening_before_the_rest_is_made() -> None:
+    clock = FakeClock()
+    sink = FakeSink(clock)
+
+    class Slow(FakeSynthesizer):
+        def synthesize(self, texts, settings):  # type: ignore[no-untyped-def]
+            for clip in super().synthesize(texts, settings):
+                time.sleep(0.002)
+                yield clip
+
+    with api.playing(SHORT, sink=sink, clock=clock, engine=Slow()) as player:
+        deadline = time.monotonic() + 10
+        while not sink.playbacks:
+            player.tick()
+            assert time.monotonic() < deadline
+        assert not player.program.complete
+        first = sink.playbacks[0]
+        assert player.program.sections[0].title == "Introduction"
+        while player.tick():
+            clock.advance(TICK)
+            time.sleep(0.001)
+        assert len(sink.playbacks) == 2, "the opening, then the rest in one buffer"
+        intro = player.program.pcm[0]
+        assert first.heard()[: len(intro)].tobytes() == intro.tobytes()
+
+
+def test_no_device_fails_before_any_synthesis() -> None:
+    engine = FakeSynthesizer()
+    with (
+        pytest.raises(AudioDeviceError, match="no sound device"),
+        api.playing(SHORT, sink=FakeSink(FakeClock(), available=False), engine=engine),
+    ):
+        pass
+    assert engine.calls == []
+
+
+def test_status_names_technique_step_and_time_left(rig: Rig) -> None:
+    hold = next(e for e in rig.timeline().events if e.kind == "hold")
+    rig.until((hold.start + 2500) / 1000)
+    status = rig.player.status()
+    assert (status.section, status.step, status.left_s) == ("Shoulder roll", "hold", 7)
+    assert status.total_ms == rig.timeline().duration and not status.paused

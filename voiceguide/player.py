@@ -1,0 +1,372 @@
+"""The hands-free player: the rendered routine on the device's clock, with spoken controls.
+
+Timing comes from the sound device, not from sleeping: the routine plays as one long buffer
+(two on a cold start: the introduction, then the rest once it is synthesized), so cues cannot
+drift. Controls stop and restart that buffer at a new place, or, for "+", open ten seconds of
+silence in it ahead of the play position, in the buffer's spare tail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .clip import SAMPLE_RATE
+from .compiler import seconds_words
+from .sink import Clock, Playback, Sink
+from .timeline import Event, Section, ms_to_samples
+
+if TYPE_CHECKING:
+    from .render import Samples
+
+EXTRA_MS = 10_000
+"""What "+" adds to a hold."""
+HEADROOM_S = 60
+"""Silence after the routine in the playing buffer: room for six "+" presses without a restart."""
+SAFE_MS = 300
+"""How far ahead of the play position the buffer may still be changed (simpleaudio reads up to
+two 100 ms chunks ahead)."""
+BACK_WINDOW_MS = 5000
+"""A "p" this soon after a technique starts goes back to the one before."""
+
+KEYS = {" ": "pause", "n": "next", "p": "previous", "+": "more", "=": "more", "q": "quit"}
+
+
+def _grid(ms: int) -> int:
+    return ms_to_samples(ms, SAMPLE_RATE)
+
+
+def _ms(sample: int) -> int:
+    return sample * 1000 // SAMPLE_RATE
+
+
+@dataclass(slots=True)
+class Program:
+    """The routine as it becomes ready, section by section; shared with the thread making it."""
+
+    title: str
+    sections: list[Section] = field(default_factory=list)
+    pcm: list[Samples] = field(default_factory=list)
+    complete: bool = False
+    error: BaseException | None = None
+    shift_ms: int = 0
+    """Time added by "+" so far; sections still to come are moved by it."""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def add(self, section: Section, pcm: Samples) -> None:
+        with self.lock:
+            if self.shift_ms:
+                section = _shifted(section, self.shift_ms)
+            self.sections.append(section)
+            self.pcm.append(pcm)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self.lock:
+            self.complete, self.error = True, error
+
+    def index_at(self, sample: int) -> int | None:
+        """The ready section that holds `sample`."""
+        with self.lock:
+            for i, section in enumerate(self.sections):
+                if _grid(section.start) <= sample < _grid(section.end):
+                    return i
+            return None
+
+    @property
+    def end(self) -> int:
+        with self.lock:
+            return _grid(self.sections[-1].end) if self.sections else 0
+
+    def audio_from(self, sample: int) -> Samples | None:
+        """A fresh copy of everything ready from `sample` on; None if that is not ready yet."""
+        with self.lock:
+            i = self.index_at(sample)
+            if i is None:
+                return None
+            skip = sample - _grid(self.sections[i].start)
+            return np.concatenate([self.pcm[i][skip:], *self.pcm[i + 1 :]])
+
+    def insert_silence(self, index: int, at_ms: int, hold: Event, ms: int) -> None:
+        """Lengthen `hold` by `ms`, opening silence at `at_ms` (a quiet moment inside it)."""
+        with self.lock:
+            section = self.sections[index]
+            events = tuple(
+                replace(e, duration=e.duration + ms)
+                if e == hold
+                else replace(e, start=e.start + ms)
+                if e.start >= at_ms
+                else e
+                for e in section.events
+            )
+            self.sections[index] = replace(section, duration=section.duration + ms, events=events)
+            cut = _grid(at_ms) - _grid(section.start)
+            gap = np.zeros(_grid(at_ms + ms) - _grid(at_ms), dtype=np.int16)
+            self.pcm[index] = np.concatenate([self.pcm[index][:cut], gap, self.pcm[index][cut:]])
+            for i in range(index + 1, len(self.sections)):
+                self.sections[i] = _shifted(self.sections[i], ms)
+            self.shift_ms += ms
+
+
+def _shifted(section: Section, ms: int) -> Section:
+    events = tuple(replace(e, start=e.start + ms) for e in section.events)
+    return replace(section, start=section.start + ms, events=events)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the status line shows, for whoever glances at the screen."""
+
+    section: str
+    step: str
+    left_s: int | None
+    """Seconds left in the current hold, breath or rest."""
+    elapsed_ms: int
+    total_ms: int
+    paused: bool
+
+
+State = Literal["playing", "paused", "confirming", "done"]
+
+
+@dataclass(slots=True)
+class Player:
+    """Plays a Program on a Sink; `tick()` keeps it going, `press()` handles a control key."""
+
+    program: Program
+    sink: Sink
+    clock: Clock
+    speak: Callable[[str], Samples]
+    """A confirmation, ready to play: "Paused.", "Ten more seconds.", ..."""
+    position: int = 0
+    """Where the listener is, in samples on the routine's grid."""
+    state: State = "playing"
+    _main: Playback | None = None
+    _main_from: int = 0
+    _main_len: int = 0
+    _resume_at: int = 0
+    _then_quit: bool = False
+    _voice: Playback | None = None
+
+    # --- running ----------------------------------------------------------------------------
+
+    def tick(self) -> bool:
+        """Advance: chain the next buffer, finish a confirmation. False once the routine is over."""
+        if self.program.error is not None:
+            raise self.program.error
+        if self.state == "confirming" and not (self._voice and self._voice.is_playing()):
+            if self._then_quit:
+                self.state = "done"
+                return False
+            self.state, self.position = "playing", self._resume_at
+        if self.state != "playing":
+            return True
+        if self._main is not None:
+            played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
+            self.position = self._main_from + min(played, self._main_len)
+            if played >= self._main_len or not self._main.is_playing():
+                self._main.stop(at_once=True)  # only the silent headroom is left
+                self._main = None
+        if self._main is None:
+            with self.program.lock:
+                if self.program.complete and self.position >= self.program.end:
+                    self.state = "done"
+                    return False
+                audio = self.program.audio_from(self.position)
+            if audio is not None:
+                self._start(audio)
+        return True
+
+    def _start(self, audio: Samples) -> None:
+        self._main_from, self._main_len = self.position, len(audio)
+        padded = np.concatenate([audio, np.zeros(HEADROOM_S * SAMPLE_RATE, dtype=np.int16)])
+        self._main = self.sink.play(padded)
+
+    def _halt(self, *, at_once: bool = False) -> None:
+        if self._main is not None:
+            self.tick_position()
+            self._main.stop(at_once=at_once)
+            self._main = None
+
+    def tick_position(self) -> None:
+        if self._main is not None:
+            played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
+            self.position = self._main_from + min(played, self._main_len)
+
+    def close(self) -> None:
+        """Silence everything at once (Ctrl-C, an error): nothing may keep sounding."""
+        self._halt(at_once=True)
+        if self._voice is not None:
+            self._voice.stop(at_once=True)
+        self.state = "done"
+
+    def _say(self, text: str) -> Playback:
+        self._voice = self.sink.play(self.speak(text))
+        return self._voice
+
+    def _confirm_then_play(self, text: str, at: int) -> None:
+        """Stop, say `text`, then play from `at`: the user hears every change of place."""
+        self._halt()
+        self._resume_at = at
+        self.state = "confirming"
+        self._say(text)
+
+    # --- where we are -------------------------------------------------------------------------
+
+    def _here(self) -> tuple[int, Section] | None:
+        with self.program.lock:
+            i = self.program.index_at(self.position)
+            return None if i is None else (i, self.program.sections[i])
+
+    def status(self) -> Status:
+        here = self._here()
+        ms = _ms(self.position)
+        with self.program.lock:
+            total = self.program.sections[-1].end if self.program.sections else 0
+        if here is None:
+            return Status("", "", None, ms, total, self.state == "paused")
+        _, section = here
+        current = [e for e in section.events if e.start <= ms < e.end]
+        interval = next((e for e in current if e.kind in ("hold", "breathe", "rest")), None)
+        spoken = next((e for e in current if e.kind == "speech"), None)
+        step = (
+            f"breathe {interval.name}"
+            if interval and interval.kind == "breathe"
+            else interval.kind
+            if interval
+            else (spoken.text or "")
+            if spoken
+            else ""
+        )
+        left = -(-(interval.end - ms) // 1000) if interval else None
+        return Status(section.title, step, left, ms, total, self.state == "paused")
+
+    # --- controls ---------------------------------------------------------------------------
+
+    def press(self, key: str) -> None:
+        action = KEYS.get(key)
+        if action is None or self.state == "done":
+            return
+        getattr(self, f"_{action}")()
+
+    def _pause(self) -> None:
+        if self.state == "paused":
+            self._resume()
+            return
+        if self.state == "confirming":
+            self.position = self._resume_at
+            if self._voice is not None:
+                self._voice.stop(at_once=True)
+        self._halt()
+        here = self._here()
+        if here is not None:  # come back to the start of a cue cut off mid-word
+            ms = _ms(self.position)
+            cue = next(
+                (e for e in here[1].events if e.kind == "speech" and e.start <= ms < e.end), None
+            )
+            if cue is not None:
+                self.position = _grid(cue.start)
+        self.state = "paused"
+        self._say("Paused.")
+
+    def _resume(self) -> None:
+        status = self.status()
+        text = f"Resuming: {status.section}" if status.section else "Resuming"
+        if status.step in ("hold", "rest") and status.left_s:
+            text += f", {seconds_words(status.left_s * 1000)} left"
+        self._confirm_then_play(text + ".", self.position)
+
+    def _next(self) -> None:
+        self.tick_position()
+        here = self._here()
+        if here is None:
+            return
+        i, _ = here
+        with self.program.lock:
+            if i + 1 >= len(self.program.sections) and self.program.complete:
+                self._say("This is the last part.")
+                return
+            upcoming = self.program.sections[i + 1] if i + 1 < len(self.program.sections) else None
+            last = self.program.complete and i + 2 == len(self.program.sections)
+        if upcoming is None:  # not synthesized yet: wait for it
+            self._confirm_then_play("Next.", self.program.end)
+            return
+        text = "Skipping to the end." if last else f"Next: {upcoming.title}."
+        self._confirm_then_play(text, _grid(upcoming.start))
+
+    def _previous(self) -> None:
+        self.tick_position()
+        here = self._here()
+        if here is None:
+            return
+        i, section = here
+        if _ms(self.position) - section.start < BACK_WINDOW_MS and i > 1:
+            with self.program.lock:
+                section = self.program.sections[i - 1]
+            text = f"Back to: {section.title}."
+        else:
+            text = f"Again: {section.title}."
+        self._confirm_then_play(text, _grid(section.start))
+
+    def _more(self) -> None:
+        self.tick_position()
+        here = self._here()
+        ms = _ms(self.position)
+        hold = here and next(
+            (e for e in here[1].events if e.kind == "hold" and e.start <= ms < e.end), None
+        )
+        if not here or not hold or self.state != "playing":
+            self._say("Not in a hold.")
+            return
+        index, section = here
+        at = ms + SAFE_MS
+        sounding = [e for e in section.events if e.kind in ("speech", "chime")]
+        while busy := [e for e in sounding if e.start < at < e.end]:
+            at = max(e.end for e in busy)
+        if at >= hold.end:
+            self._say("Too late to add time to this hold.")
+            return
+        self.program.insert_silence(index, at, hold, EXTRA_MS)
+        self._open_gap(at)
+        self._say("Ten more seconds.")
+
+    def _open_gap(self, at_ms: int) -> None:
+        """Open the silence in the playing buffer itself, ahead of the play position, so the
+        device clock carries on uninterrupted; restart only when the headroom is used up."""
+        main = self._main
+        gap = _grid(at_ms + EXTRA_MS) - _grid(at_ms)
+        if main is None:
+            return
+        cut = _grid(at_ms) - self._main_from
+        if not 0 <= cut <= self._main_len or self._main_len + gap > len(main.pcm):
+            self._halt()
+            return  # tick() restarts from the new audio
+        buf = main.pcm
+        buf[cut + gap : self._main_len + gap] = buf[cut : self._main_len].copy()
+        buf[cut : cut + gap] = 0
+        self._main_len += gap
+
+    def run(
+        self,
+        read_key: Callable[[float], str | None],
+        show: Callable[[Status], None] | None = None,
+        poll: float = 0.05,
+    ) -> None:
+        """Play until the routine ends or the user quits; always leaves silence behind."""
+        try:
+            while self.tick():
+                key = read_key(poll)
+                if key is not None:
+                    self.press(key)
+                if show is not None:
+                    show(self.status())
+        finally:
+            self.close()
+
+    def _quit(self) -> None:
+        self._halt()
+        self._then_quit = True
+        self._confirm_then_play("Stopping here. Take your time getting up.", self.position)
