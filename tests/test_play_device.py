@@ -127,3 +127,46 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
         assert abs(error) <= TOLERANCE, (e, error)
     press = at + ms_to_samples(hold.start + 3000, SAMPLE_RATE) - start
     assert np.abs(recording[press : press + 2 * SAMPLE_RATE]).max() > 2000, "no 'ten more seconds'"
+
+
+def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
+    audio_device: VirtualDevice,
+) -> None:
+    import signal
+    import termios
+
+    prepared = api.prepare(SHORT)
+    reference = render(prepared.timeline, prepared.clips)
+    leader, follower = pty.openpty()
+    before = termios.tcgetattr(follower)
+    with audio_device.record("ctrl-c") as recorder:
+        proc = play(audio_device, SHORT, "--yes", stdin=follower)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith(b"Lie down")
+            os.write(leader, b"\n")
+            assert b"Introduction" in proc.stdout.readline()
+            began = time.monotonic()  # the status line follows the first buffer's start
+            time.sleep(3)
+            assert termios.tcgetattr(follower) != before, "keys are read one at a time"
+            interrupted = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=10)
+            restored = termios.tcgetattr(follower)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(leader)
+            os.close(follower)
+    assert proc.returncode == 130
+    assert err.decode().strip() == "interrupted"
+    assert restored == before
+    recording = recorder.samples()
+    start = find_offset(recording[: 10 * SAMPLE_RATE], reference[: 2 * SAMPLE_RATE])
+    heard = recording[start : start + len(reference)]
+    differs = np.flatnonzero(heard[SAMPLE_RATE:] != reference[SAMPLE_RATE : len(heard)])
+    cut = SAMPLE_RATE + int(differs[0])  # where the recording stops following the routine
+    assert not np.any(heard[cut + SAMPLE_RATE // 100 :]), "silence after the cut"
+    silent_after = cut / SAMPLE_RATE - (interrupted - began)
+    print(f"sound stopped {silent_after * 1000:.0f} ms after SIGINT")
+    assert silent_after < 0.5

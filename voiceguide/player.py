@@ -358,11 +358,11 @@ class Player:
         """Play until the routine ends or the user quits; always leaves silence behind."""
         try:
             while self.tick():
+                if show is not None:
+                    show(self.status())
                 key = read_key(poll)
                 if key is not None:
                     self.press(key)
-                if show is not None:
-                    show(self.status())
         finally:
             self.close()
 
