@@ -439,6 +439,24 @@ def find_offset(recording: npt.ArrayLike, reference: npt.ArrayLike) -> int:
     return int(np.argmax(corr))
 
 
+def locate(
+    recording: npt.ArrayLike, expected: int, piece: npt.ArrayLike, search: int = 882
+) -> tuple[int, float]:
+    """Where, within ``search`` samples of ``expected``, ``piece`` was heard in ``recording``:
+    (samples from ``expected``, normalized similarity 0..1 there)."""
+    ref = np.asarray(piece, dtype=np.float64).ravel()
+    rec = np.asarray(recording, dtype=np.float64).ravel()
+    lo = max(0, expected - search)
+    window = rec[lo : expected + ref.size + search]
+    if window.size < ref.size or not ref.any():
+        return 0, 0.0
+    scores = np.correlate(window, ref, mode="valid")
+    energy = np.convolve(window**2, np.ones(ref.size), mode="valid")
+    similarity = scores / np.maximum(np.sqrt(energy) * np.linalg.norm(ref), 1e-9)
+    best = int(np.argmax(similarity))
+    return lo + best - expected, float(similarity[best])
+
+
 def first_sound(recording: npt.ArrayLike, threshold: int = 1) -> int:
     """Index of the first sample whose magnitude is >= threshold (int16 units).
 

@@ -19,7 +19,7 @@ from voiceguide.player import EXTRA_MS
 from voiceguide.render import render
 from voiceguide.timeline import Event, ms_to_samples
 
-from .audio_device import VirtualDevice, find_offset
+from .audio_device import VirtualDevice, find_offset, locate
 from .conftest import ROUTINES
 
 pytestmark = [pytest.mark.device, pytest.mark.speech]
@@ -42,15 +42,9 @@ def play(device: VirtualDevice, *args: str, **kwargs: object) -> subprocess.Pope
 
 def onset_error(recording: np.ndarray, expected: int, piece: np.ndarray) -> int:
     """How far (samples) from `expected` the sound `piece` was heard in the recording."""
-    ref = piece.astype(float)
-    lo = max(0, expected - 2 * TOLERANCE)
-    window = recording[lo : expected + len(ref) + 2 * TOLERANCE].astype(float)
-    scores = np.correlate(window, ref, mode="valid")
-    energy = np.convolve(window**2, np.ones(len(ref)), mode="valid")
-    similarity = scores / np.maximum(np.sqrt(energy) * np.linalg.norm(ref), 1e-9)
-    best = int(np.argmax(similarity))
-    assert similarity[best] > 0.9, f"sound not found near sample {expected}"
-    return lo + best - expected
+    error, similarity = locate(recording, expected, piece, search=2 * TOLERANCE)
+    assert similarity > 0.9, f"sound not found near sample {expected}"
+    return error
 
 
 def sounds(events: tuple[Event, ...]) -> list[Event]:
