@@ -191,8 +191,13 @@ def test_a_cold_start_plays_the_opening_before_the_rest_is_made() -> None:
             clock.advance(TICK)
             time.sleep(0.001)
         assert len(sink.playbacks) == 2, "the opening, then the rest in one buffer"
-        intro = player.program.pcm[0]
-        assert first.heard()[: len(intro)].tobytes() == intro.tobytes()
+        second = sink.playbacks[1]
+        switch = round((second.started - first.started) * SAMPLE_RATE)
+        intro = len(player.program.pcm[0])
+        assert intro - 1.5 * SAMPLE_RATE < switch < intro, "in the quiet closing the opening"
+        heard = np.concatenate([first.heard()[:switch], second.heard()])
+        expected = np.concatenate(player.program.pcm)
+        assert heard[: len(expected)].tobytes() == expected.tobytes()
 
 
 def test_no_device_fails_before_any_synthesis() -> None:

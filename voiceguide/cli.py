@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,9 @@ from .timeline import Timeline
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+# We do no linear algebra: OpenBLAS's thread pool would only double numpy's import time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 RATE = click.option(
     "--rate",

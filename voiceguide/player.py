@@ -30,6 +30,9 @@ HEADROOM_S = 60
 SAFE_MS = 300
 """How far ahead of the play position the buffer may still be changed (simpleaudio reads up to
 two 100 ms chunks ahead)."""
+CHAIN_MS = 1000
+"""How long before its end a buffer hands over to a longer one: inside the 1.5 s of quiet
+that closes every section."""
 BACK_WINDOW_MS = 5000
 """A "p" this soon after a technique starts goes back to the one before."""
 
@@ -55,7 +58,8 @@ class Program:
     error: BaseException | None = None
     shift_ms: int = 0
     """Time added by "+" so far; sections still to come are moved by it."""
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    """Guards everything above; notified whenever a section arrives or the making ends."""
 
     def add(self, section: Section, pcm: Samples) -> None:
         with self.lock:
@@ -63,10 +67,18 @@ class Program:
                 section = _shifted(section, self.shift_ms)
             self.sections.append(section)
             self.pcm.append(pcm)
+            self.lock.notify_all()
 
     def finish(self, error: BaseException | None = None) -> None:
         with self.lock:
             self.complete, self.error = True, error
+            self.lock.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        """Block until the next section arrives (or `timeout` passes)."""
+        with self.lock:
+            if not self.complete:
+                self.lock.wait(timeout)
 
     def index_at(self, sample: int) -> int | None:
         """The ready section that holds `sample`."""
@@ -167,9 +179,18 @@ class Player:
         if self._main is not None:
             played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
             self.position = self._main_from + min(played, self._main_len)
+            end = self._main_from + self._main_len
             if played >= self._main_len or not self._main.is_playing():
                 self._main.stop(at_once=True)  # only the silent headroom is left
                 self._main = None
+            elif self.position >= end - _grid(CHAIN_MS) and self.program.end > end:
+                # More has been made since this buffer started: switch to one that holds it
+                # here, in the quiet at the end of a section, both streams equally late.
+                audio = self.program.audio_from(self.position)
+                if audio is not None:
+                    previous = self._main
+                    self._start(audio)
+                    previous.stop(at_once=True)
         if self._main is None:
             with self.program.lock:
                 if self.program.complete and self.position >= self.program.end:
@@ -351,17 +372,23 @@ class Player:
 
     def run(
         self,
-        read_key: Callable[[float], str | None],
+        read_key: Callable[[float], str | None] | None = None,
         show: Callable[[Status], None] | None = None,
         poll: float = 0.05,
     ) -> None:
-        """Play until the routine ends or the user quits; always leaves silence behind."""
+        """Play until the routine ends or the user quits; always leaves silence behind.
+
+        `read_key(timeout)` waits up to `timeout` seconds for a key; without it, no keys."""
         try:
             while self.tick():
                 if show is not None:
                     show(self.status())
-                key = read_key(poll)
-                if key is not None:
+                if self.state == "playing" and self._main is None:
+                    self.program.wait(poll)  # its audio is still being made
+                    continue
+                if read_key is None:
+                    self.clock.sleep(poll)
+                elif (key := read_key(poll)) is not None:
                     self.press(key)
         finally:
             self.close()

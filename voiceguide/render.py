@@ -23,6 +23,7 @@ SPEECH_PEAK = 0.7
 """... but never above this peak (-3 dBFS): headroom for a soft breath tone under the voice."""
 FADE_MS = 5
 """Fade at every clip edge: no clicks where a clip starts or stops mid-waveform."""
+BLOCK_S = 10
 KNEE, CEILING = 0.9, 0.98
 """Above KNEE the mix is bent smoothly toward CEILING instead of clipping at full scale."""
 
@@ -88,17 +89,30 @@ class Renderer:
 
     def section(self, section: Section) -> Samples:
         """The section's PCM: exactly its samples on the routine's absolute sample grid."""
+        parts = list(self.blocks(section))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def blocks(self, section: Section) -> Iterator[Samples]:
+        """The section's PCM in blocks of at most BLOCK_S seconds: an hour-long routine is
+        rendered and encoded in flat memory."""
         first = ms_to_samples(section.start, SAMPLE_RATE)
-        mix = np.zeros(ms_to_samples(section.end, SAMPLE_RATE) - first, dtype=np.float32)
+        end = ms_to_samples(section.end, SAMPLE_RATE)
+        placed = []
         for event in section.events:
             key = event.text if event.kind == "speech" else event.name
-            if event.kind not in ("speech", "chime") or key is None:
-                continue
-            x = self._clip(event.kind, key)
-            at = ms_to_samples(event.start, SAMPLE_RATE) - first
-            x = x[: max(0, len(mix) - at)]
-            mix[at : at + len(x)] += x
-        return to_pcm16(mix * np.float32(self.volume))
+            if event.kind in ("speech", "chime") and key is not None:
+                x = self._clip(event.kind, key)
+                at = ms_to_samples(event.start, SAMPLE_RATE)
+                placed.append((at, x[: max(0, end - at)]))
+        step = BLOCK_S * SAMPLE_RATE
+        for lo in range(first, end, step):
+            hi = min(lo + step, end)
+            mix = np.zeros(hi - lo, dtype=np.float32)
+            for at, x in placed:
+                if at < hi and at + len(x) > lo:
+                    a, b = max(at, lo), min(at + len(x), hi)
+                    mix[a - lo : b - lo] += x[a - at : b - at]
+            yield to_pcm16(mix * np.float32(self.volume))
 
     def sections(self, timeline: Timeline) -> Iterator[Samples]:
         for section in timeline.sections:
