@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import ROUTINES
 
+SHORT_ROUTINE = str(ROUTINES / "short.toml")
+
 BAD = [
     # (routine file text, what its one-line message must say)
     ('summary = "x"\n[[technique]]\nuse = "self-hug"\n', "routine.toml: a routine needs 'title'"),
@@ -231,3 +233,60 @@ def test_the_installed_package_runs_from_anywhere(tmp_path: Path) -> None:
         check=True,
     )
     assert "site-packages" in located.stdout, "tests must run against an installed voiceguide"
+
+
+@pytest.mark.speech
+def test_voices_lists_ids_names_and_languages(run) -> None:
+    result = run("voices")
+    assert result.status == 0
+    lines = result.out.splitlines()
+    assert len(lines) > 20
+    english = [line for line in lines if line.split()[0] == "gmw/en-US"]
+    assert english and "en-us" in english[0]
+
+
+@pytest.mark.speech
+def test_an_unknown_voice_is_refused_with_close_matches(run) -> None:
+    result = run("show", SHORT_ROUTINE, "--voice", "en-uss")
+    assert result.status == 2
+    assert result.err.startswith("error: unknown voice 'en-uss'")
+    assert "en-us" in result.err and result.err.count("\n") == 1
+
+
+@pytest.mark.speech
+def test_rate_comes_from_the_command_line_then_routine_then_config(run, routine_file) -> None:
+    from voiceguide.config import remember
+
+    def speech_seconds(*args: str) -> float:
+        data = json.loads(run("show", *args, "--json").out)
+        return sum(e["duration"] for e in data["events"] if e["kind"] == "speech")
+
+    plain = routine_file('title = "t"\n[[technique]]\nuse = "self-hug"\n', "plain.toml")
+    fast = routine_file('title = "t"\nrate = 300\n[[technique]]\nuse = "self-hug"\n', "fast.toml")
+    default = speech_seconds(str(plain))
+    remember("rate", 100)
+    from_config = speech_seconds(str(plain))
+    assert from_config > 1.3 * default
+    assert speech_seconds(str(fast)) < 0.7 * default, "the routine's rate beats the config's"
+    assert speech_seconds(str(fast), "--rate", "100") == pytest.approx(from_config, rel=0.05)
+
+
+def test_a_bad_config_file_is_named_in_one_line(run) -> None:
+    from voiceguide.config import config_path
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("rate = 1000\n")
+    result = run("show", "floor", "--estimate")
+    assert result.status == 2
+    assert result.err == (
+        f"error: {config_path()}: rate: must be words per minute from 60 to 400, got 1000\n"
+    )
+
+
+@pytest.mark.speech
+def test_cache_clear_empties_the_cache(run) -> None:
+    assert run("show", SHORT_ROUTINE, "--json").status == 0
+    result = run("cache", "clear")
+    assert result.status == 0
+    assert int(result.out.split()[1]) > 5
+    assert run("cache", "clear").out.startswith("removed 0 clip(s)")
