@@ -177,10 +177,9 @@ class Player:
         if self.state != "playing":
             return True
         if self._main is not None:
-            played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
-            self.position = self._main_from + min(played, self._main_len)
+            self._follow()
             end = self._main_from + self._main_len
-            if played >= self._main_len or not self._main.is_playing():
+            if self.position >= end or not self._main.is_playing():
                 self._main.stop(at_once=True)  # only the silent headroom is left
                 self._main = None
             elif self.position >= end - _grid(CHAIN_MS) and self.program.end > end:
@@ -208,11 +207,12 @@ class Player:
 
     def _halt(self, *, at_once: bool = False) -> None:
         if self._main is not None:
-            self.tick_position()
+            self._follow()
             self._main.stop(at_once=at_once)
             self._main = None
 
-    def tick_position(self) -> None:
+    def _follow(self) -> None:
+        """Move `position` to where the playing buffer is now."""
         if self._main is not None:
             played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
             self.position = self._main_from + min(played, self._main_len)
@@ -301,7 +301,7 @@ class Player:
         self._confirm_then_play(text + ".", self.position)
 
     def _next(self) -> None:
-        self.tick_position()
+        self._follow()
         here = self._here()
         if here is None:
             return
@@ -319,7 +319,7 @@ class Player:
         self._confirm_then_play(text, _grid(upcoming.start))
 
     def _previous(self) -> None:
-        self.tick_position()
+        self._follow()
         here = self._here()
         if here is None:
             return
@@ -333,7 +333,7 @@ class Player:
         self._confirm_then_play(text, _grid(section.start))
 
     def _more(self) -> None:
-        self.tick_position()
+        self._follow()
         here = self._here()
         ms = _ms(self.position)
         hold = here and next(
