@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import os
-import tempfile
+import secrets
 import time
 import wave
 from collections.abc import Callable, Iterator, Sequence
@@ -131,8 +131,12 @@ class ClipCache:
 
     def _write(self, key: str, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=self.directory)
+        # The name is chosen before the file exists, so a Ctrl-C at any point, even just after
+        # the file is created, lands in the `except` below (mkstemp can be interrupted after
+        # creating its file and before returning its name, leaving the file behind).
+        temp = self.directory / f"{_TEMP_PREFIX}{secrets.token_hex(8)}{_TEMP_SUFFIX}"
         try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(temp, self.path(key))

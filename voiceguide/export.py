@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from mutagen import MutagenError
 
 from .clip import SAMPLE_RATE
 from .errors import ExportError, UsageError
@@ -57,11 +59,14 @@ def check_targets(audio: Path, transcript: Path | None = None) -> None:
 
 @contextlib.contextmanager
 def atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed onto it only if the block completes."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    temp = Path(name)
+    """A temporary path beside `path`, renamed onto it only if the block completes.
+
+    Its name is chosen before it is created, so an interrupt even just after creating it is
+    inside the `try` (mkstemp can be interrupted between creating its file and returning).
+    """
+    temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
     try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield temp
         os.chmod(temp, 0o644)
         os.replace(temp, path)
@@ -90,8 +95,10 @@ def export(
                 # the transcript is renamed first: the audio's rename is the last step of all
                 with atomic(transcript) as t:
                     t.write_text(text, encoding="utf-8")
-    except (OSError, RuntimeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    except (OSError, RuntimeError, MutagenError) as exc:
+        # mutagen re-raises an OSError as its own error; the OSError says what went wrong
+        cause = exc if isinstance(exc, OSError) else exc.__context__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
         raise ExportError(
             f"{audio}: could not write the export ({reason}); nothing was written"
         ) from exc
@@ -110,9 +117,24 @@ def _encode(
     with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype, format=fmt) as out:
         for section, pcm in zip(timeline.sections, pcm_sections, strict=True):
             for i in range(0, len(pcm), BLOCK):
-                out.write(pcm[i : i + BLOCK])
+                try:
+                    out.write(pcm[i : i + BLOCK])
+                except sf.LibsndfileError as exc:
+                    raise OSError(_system_error(out, exc)) from exc
             if progress is not None:
                 progress(section.end, timeline.duration)
+
+
+def _system_error(out: Any, exc: Exception) -> str:
+    """libsndfile's own words for a failed write, e.g. "No space left on device", not the
+    bare "System error." that soundfile reports."""
+    import soundfile as sf
+
+    try:
+        detail = sf._ffi.string(sf._snd.sf_strerror(out._file)).decode("utf-8", "replace")
+    except Exception:
+        return str(exc)
+    return detail.removeprefix("System error :").strip().rstrip(".") or str(exc)
 
 
 def _tag(path: Path, suffix: str, timeline: Timeline) -> None:

@@ -26,6 +26,9 @@ MAX_SECONDS = 600
 MAX_TEXT = 1000
 MAX_SIDE = 40
 MAX_REPS = 50
+MAX_STEP_RUNS = 10_000
+"""Steps a routine may run in all, every rep and side counted: a bound on the work of compiling
+it (1 ms rests would otherwise let a 1 MB file run to millions of events inside 3 hours)."""
 DEFAULT_TRANSITION_MS = 5000
 
 Direction = Literal["in", "out", "hold"]
@@ -101,6 +104,8 @@ def _found(value: object) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"got {shown!r}" if value else "got an empty string"
+    if isinstance(value, int) and not -(10**40) < value < 10**40:
+        return "got a number with more than 40 digits"
     if isinstance(value, int | float):
         return f"got {value}"
     if isinstance(value, dict):
@@ -108,6 +113,11 @@ def _found(value: object) -> str:
     if isinstance(value, list):
         return "got a list"
     return f"got a {type(value).__name__}"
+
+
+def _shown(text: str) -> str:
+    """A name from a file as a message quotes it: at most 40 characters."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _text(value: object, limit: int = MAX_TEXT) -> str:
@@ -249,7 +259,7 @@ class _Reader:
         ok = True
         for key in table:
             if key not in known:
-                self.problem(place, f"unknown key {key!r} in {what}{_close(key, known)}")
+                self.problem(place, f"unknown key {_shown(key)} in {what}{_close(key, known)}")
                 ok = False
         for key, check, required in keys:
             if key not in table:
@@ -279,7 +289,8 @@ def _step(reader: _Reader, raw: object, place: str) -> Step | None:
         return None
     kind = kinds[0] if kinds else "say"
     if not kinds and "say" not in raw:
-        keys = ", ".join(map(repr, raw)) or "nothing"
+        keys = ", ".join(map(_shown, list(raw)[:5])) + (", ..." if len(raw) > 5 else "")
+        keys = keys or "nothing"
         reader.problem(place, f"a step needs one of say, breathe, hold, rest, chime; got {keys}")
         return None
     values = reader.fields(raw, STEP_KINDS[kind], place, f"a {kind} step")
@@ -392,9 +403,10 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
     try:
         if path.is_dir():
             raise fail("is a folder, not a routine file")
-        if path.stat().st_size > MAX_FILE_BYTES:
+        with path.open("rb") as file:  # read no more than the limit, whatever stat says
+            data = file.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
             raise fail(f"is larger than {MAX_FILE_BYTES // 1000} kB; is it really a routine?")
-        data = path.read_bytes()
     except FileNotFoundError:
         raise fail("no such file") from None
     except OSError as exc:
@@ -413,6 +425,8 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
         raise RoutineError([Problem(name, place, f"invalid TOML: {message}")]) from None
     except RecursionError:
         raise fail("invalid TOML: nested too deeply") from None
+    except ValueError:  # an integer of more than 4300 digits: Python refuses to convert it
+        raise fail("invalid TOML: a number has too many digits") from None
 
 
 def read_technique(path: Path, tid: str | None = None) -> Technique:
@@ -444,6 +458,13 @@ def parse_routine(data: dict[str, Any], name: str) -> Routine:
             )
             if made is not None:
                 techniques.append(made)
+    runs = sum(len(t.steps) * t.reps * max(1, len(t.sides)) for t in techniques)
+    if runs > MAX_STEP_RUNS:
+        reader.problem(
+            "",
+            f"a routine may run at most {MAX_STEP_RUNS} steps in all (every rep and side "
+            f"counted), this one runs {runs}",
+        )
     if reader.problems:
         raise RoutineError(reader.problems)
     return Routine(

@@ -60,6 +60,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -249,6 +250,11 @@ class _Engine:
         self._done = threading.Event()
         self._completed = False
         self._errors: list[str] = []
+        self._failures: list[str] = []
+        # An exception inside pyttsx3's espeak-ng callback (its WAV write failing on a full
+        # disk, say) is only "ignored" by ctypes, and pyttsx3's loop then never ends: catch it,
+        # end the loop, and fail the task with the reason at once instead of timing out.
+        sys.unraisablehook = self._on_unraisable
         self._engine.connect("finished-utterance", self._on_finished)
         self._engine.connect("error", self._on_error)
         # pyttsx3.init() queues voice, rate and volume in espeak-ng. A runAndWait() while they
@@ -264,6 +270,20 @@ class _Engine:
 
     def _on_error(self, exception: object = None, **_: object) -> None:
         self._errors.append(str(exception))
+
+    @property
+    def broken(self) -> bool:
+        """pyttsx3 failed inside a callback: its state is unknown, so the worker should go."""
+        return bool(self._failures)
+
+    def _on_unraisable(self, unraisable: Any) -> None:
+        if "ctypes callback" not in (unraisable.err_msg or ""):
+            sys.__unraisablehook__(unraisable)
+            return
+        self._failures.append(str(unraisable.exc_value) or type(unraisable.exc_value).__name__)
+        with contextlib.suppress(Exception):  # pyttsx3 2.99's driver, as pinned
+            self._engine.proxy._driver.endLoop()  # else runAndWait() waits for ever
+        self._done.set()
 
     def voices(self) -> list[tuple[str, str, tuple[str, ...]]]:
         found: list[tuple[str, str, tuple[str, ...]]] = []
@@ -303,10 +323,13 @@ class _Engine:
                 os.unlink(self._path)
             self._done.clear()
             self._completed = False
+            self._failures.clear()
             self._engine.save_to_file(text, self._path)
             self._engine.runAndWait()
             if not self._done.wait(60):
                 raise RuntimeError("espeak-ng never finished the utterance")
+            if self._failures:
+                raise RuntimeError(self._failures[0])
             if self._completed:
                 break
             self._settle()
@@ -331,9 +354,14 @@ def _force_plain_text(espeak: Any) -> None:
     espeak.Synth = plain_synth
 
 
+_STARTUP_BLOCKED = {signal.SIGINT, signal.SIGTERM}
+"""Blocked while a worker is spawned, and in the worker until it has set itself up."""
+
+
 def _worker_main(conn: Connection, workdir: str, log: str) -> None:
     """A worker process: start an engine, report ("ready", ...), then speak one task at a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STARTUP_BLOCKED)  # blocked by `_Worker.start`
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # pyttsx3 prints "Audio saved to ..." for every file
     logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -358,6 +386,8 @@ def _worker_main(conn: Connection, workdir: str, log: str) -> None:
             clip = engine.speak(text, voice, rate, volume)
         except Exception as exc:
             conn.send(("error", task_id, str(exc) or type(exc).__name__))
+            if engine.broken:
+                return  # the parent starts a fresh worker in its place
         else:
             seconds = time.perf_counter() - started
             conn.send(("clip", task_id, clip.pcm, clip.sample_rate, seconds))
@@ -407,18 +437,31 @@ class _Worker:
 
     def __init__(self, ctx: Any, workdir: str, serial: int) -> None:
         self.log = os.path.join(workdir, f"worker-{serial}.log")
-        self.conn, child = ctx.Pipe()
+        self.conn, self._child = ctx.Pipe()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child, workdir, self.log),
+            args=(self._child, workdir, self.log),
             name=f"voiceguide-speech-{serial}",
             daemon=True,
         )
-        self.process.start()
-        child.close()
         self.ready = False
         self.task: _Task | None = None
         self.deadline = math.inf
+
+    def start(self) -> None:
+        # Ctrl-C and SIGTERM wait while the worker is spawned: the parent's KeyboardInterrupt
+        # cannot strike inside Process.start() (leaving a worker nobody stops), and the worker
+        # inherits them blocked, so a Ctrl-C while it starts stays pending until `_worker_main`
+        # ignores it (else the starting worker prints a KeyboardInterrupt traceback). Deferred
+        # for these few milliseconds, not lost. multiprocessing's resource tracker starts the
+        # same way but then *unblocks* both, so it is started first.
+        resource_tracker.ensure_running()
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTUP_BLOCKED)
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        self._child.close()
 
     def crash_report(self) -> str:
         """The worker's last error line on stderr (e.g. "*** stack smashing detected ***")."""
@@ -431,6 +474,10 @@ class _Worker:
         return (errors or lines or [""])[-1]
 
     def stop(self, kill: bool = False) -> None:
+        if self.process.pid is None:  # never started
+            self._child.close()
+            self.conn.close()
+            return
         if not kill:
             with contextlib.suppress(OSError, ValueError):
                 self.conn.send(None)
@@ -493,7 +540,14 @@ class Pyttsx3Synthesizer:
             raise SpeechError("the speech engine was closed")
         while len(self._workers) < self.size:
             self._serial += 1
-            self._workers.append(_Worker(self._ctx, self._workdir, self._serial))
+            worker = _Worker(self._ctx, self._workdir, self._serial)
+            self._workers.append(worker)  # first, so a Ctrl-C from here on still stops it
+            try:
+                worker.start()
+            except Exception:
+                self._workers.remove(worker)
+                worker.stop()
+                raise
 
     def voices(self) -> tuple[VoiceInfo, ...]:
         """espeak-ng's voices, as reported by the first worker to start."""
