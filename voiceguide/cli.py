@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -283,7 +284,7 @@ def cache_clear() -> None:
     """Delete every cached clip."""
     from .cache import ClipCache
 
-    store = ClipCache(on_warning=lambda message: click.echo(f"warning: {message}", err=True))
+    store = ClipCache()
     click.echo(f"removed {store.clear()} clip(s) from {store.directory}")
 
 
@@ -307,6 +308,13 @@ def _progress() -> Iterator[api.Progress | None]:
         yield update
 
 
+class _Warnings(logging.Handler):
+    """What the library works around (an unwritable cache) and logs, as one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
     raise KeyboardInterrupt
@@ -315,6 +323,10 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; turn every error into one line per problem and an exit status."""
     signal.signal(signal.SIGTERM, _terminate)
+    library = logging.getLogger("voiceguide")
+    if not any(isinstance(h, _Warnings) for h in library.handlers):
+        library.addHandler(_Warnings())
+        library.propagate = False
     try:
         status = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
     except click.ClickException as exc:

@@ -37,7 +37,7 @@ def read_config(path: Path | None = None) -> dict[str, object]:
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise RoutineError([Problem(str(path), "", f"cannot read config: {exc}")]) from exc
