@@ -129,20 +129,45 @@ def export(
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript."""
     from . import export as exporter
-    from .render import Renderer
 
     exporter.check_targets(audio, transcript)
+    _preload("numpy", "soundfile")
     prepared = prepare(routine, rate=rate, voice=voice, progress=progress, engine=engine)
+    from .render import Renderer
+
     timeline = prepared.timeline
     renderer = Renderer(prepared.clips, prepared.settings.volume)
     exporter.export(
         timeline,
-        renderer.sections(timeline),
+        (renderer.blocks(section) for section in timeline.sections),
         audio,
         transcript=transcript,
         progress=progress and (lambda done, total: progress("audio", done, total)),
     )
     return timeline
+
+
+def _preload(*modules: str) -> None:
+    """Import heavy modules in the background while speech workers start (they wait on pipes,
+    so the two overlap); a later import then finds them ready."""
+    import importlib
+
+    for name in modules:
+        _background(importlib.import_module, name)
+
+
+def _background(target: Callable[..., object], *args: object) -> None:
+    """Run `target` in a daemon thread that never receives Ctrl-C or SIGTERM: they belong to
+    the main thread, which holds off the signals while it starts a speech worker."""
+    import signal
+    import threading
+
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        thread.start()  # a new thread starts with the mask of the one that starts it
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def builtin_routines() -> list[Entry]:
@@ -180,8 +205,6 @@ def playing(
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once.
     """
-    import threading
-
     from .player import Player, Program
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
@@ -193,10 +216,7 @@ def playing(
     sink.check()
     with _engine(engine) as synthesizer, _engine(engine, workers=1) as confirmations:
         program = Program(routine.title)
-        maker = threading.Thread(
-            target=_produce, args=(routine, settings, synthesizer, program), daemon=True
-        )
-        maker.start()
+        _background(_produce, routine, settings, synthesizer, program)
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))

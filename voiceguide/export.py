@@ -76,14 +76,14 @@ def atomic(path: Path) -> Iterator[Path]:
 
 def export(
     timeline: Timeline,
-    pcm_sections: Iterable[Samples],
+    pcm_sections: Iterable[Iterable[Samples]],
     audio: Path,
     *,
     transcript: Path | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Write `pcm_sections` (the renderer's int16 arrays, one per section) to `audio`, tagged
-    with the routine's title and one chapter per section; optionally a transcript too."""
+    """Write `pcm_sections` (per section, the renderer's int16 blocks) to `audio`, tagged with
+    the routine's title and one chapter per section; optionally a transcript too."""
     check_targets(audio, transcript)
     try:
         with contextlib.ExitStack() as stack:
@@ -105,7 +105,7 @@ def export(
 
 
 def _encode(
-    pcm_sections: Iterable[Samples],
+    pcm_sections: Iterable[Iterable[Samples]],
     path: Path,
     suffix: str,
     timeline: Timeline,
@@ -115,12 +115,13 @@ def _encode(
 
     fmt, subtype = FORMATS[suffix]
     with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype, format=fmt) as out:
-        for section, pcm in zip(timeline.sections, pcm_sections, strict=True):
-            for i in range(0, len(pcm), BLOCK):
-                try:
-                    out.write(pcm[i : i + BLOCK])
-                except sf.LibsndfileError as exc:
-                    raise OSError(_system_error(out, exc)) from exc
+        for section, blocks in zip(timeline.sections, pcm_sections, strict=True):
+            for pcm in blocks:
+                for i in range(0, len(pcm), BLOCK):
+                    try:
+                        out.write(pcm[i : i + BLOCK])
+                    except sf.LibsndfileError as exc:
+                        raise OSError(_system_error(out, exc)) from exc
             if progress is not None:
                 progress(section.end, timeline.duration)
 
