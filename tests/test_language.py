@@ -165,3 +165,74 @@ def test_a_routine_argument_is_a_name_or_a_path() -> None:
     assert load_routine(str(ROUTINES / "evening.toml")).title == "Evening unwind"
     with pytest.raises(UsageError, match="did you mean 'desk-break'"):
         load_routine("desk-brake")
+
+
+def _wav(path: Path, channels: int = 1, rate: int = 44100, seconds: float = 0.3) -> Path:
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(rate * seconds)) / rate
+    tone = (np.sin(2 * np.pi * 660 * t) * 8000).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.repeat(tone, channels).tobytes())
+    return path
+
+
+def _chime_routine(routine_file, sound: str) -> Path:
+    return routine_file(
+        f'title = "t"\n[[technique]]\ntitle = "x"\nsteps = [{{ chime = "{sound}" }}]\n'
+    )
+
+
+def test_a_routine_may_bring_its_own_wav_from_its_folder(routine_file, tmp_path: Path) -> None:
+    from voiceguide import sounds
+    from voiceguide.clip import SAMPLE_RATE
+    from voiceguide.compiler import compile_routine
+
+    (tmp_path / "mine").mkdir()
+    _wav(tmp_path / "mine" / "gong.wav", channels=2, rate=44100)
+    routine = read_routine(_chime_routine(routine_file, "mine/gong.wav"))
+    (step,) = routine.techniques[0].steps
+    assert isinstance(step, Chime) and step.sound == str(tmp_path / "mine" / "gong.wav")
+    clip = sounds.load(step.sound)
+    assert clip.sample_rate == SAMPLE_RATE and abs(clip.duration_ms - 300) <= 1
+    timeline = compile_routine(routine, lambda text: 500)
+    assert any(
+        e.kind == "chime" and e.name == step.sound and e.duration == clip.duration_ms
+        for e in timeline.events
+    )
+
+
+@pytest.mark.parametrize(
+    ("sound", "message"),
+    [
+        ("../outside.wav", "must be a file inside the routine's folder"),
+        ("/etc/outside.wav", "must be a file inside the routine's folder"),
+        ("escape.wav", "must be a file inside the routine's folder"),  # a link leading out
+        ("missing.wav", "is not a sound we can play: No such file or directory"),
+        ("text.wav", "is not a sound we can play: not a WAV file"),
+        ("float.wav", "is not a sound we can play: expected 16-bit"),
+    ],
+)
+def test_own_sounds_outside_the_folder_or_not_audio_are_refused(
+    routine_file, tmp_path: Path, sound: str, message: str
+) -> None:
+    import wave
+
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir(exist_ok=True)
+    _wav(outside / "outside.wav")
+    (tmp_path / "escape.wav").symlink_to(outside / "outside.wav")
+    (tmp_path / "text.wav").write_text("not audio at all")
+    with wave.open(str(tmp_path / "float.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(bytes(800))
+    with pytest.raises(RoutineError, match="technique 1, step 1, chime: ") as info:
+        read_routine(_chime_routine(routine_file, sound))
+    assert message in str(info.value)

@@ -162,9 +162,12 @@ def _direction(value: object) -> Direction:
 def _sound(value: object) -> str:
     from . import sounds
 
-    name = _text(value, 100)
-    if name not in sounds.NAMES:
-        raise _Bad(f"must name a sound{_close(name, sounds.NAMES)}, {_found(value)}")
+    name = _text(value, 200)
+    if name not in sounds.NAMES and not name.lower().endswith(".wav"):
+        raise _Bad(
+            f"must name a sound{_close(name, sounds.NAMES)} or a .wav file in the routine's "
+            f"folder, {_found(value)}"
+        )
     return name
 
 
@@ -238,7 +241,31 @@ class _Reader:
     """Collects problems for one file while its tables are checked against the key table."""
 
     file: str
+    folder: Path | None = None
+    """The routine file's folder: the only place its own sound files may come from."""
     problems: list[Problem] = field(default_factory=list)
+
+    def sound_file(self, name: str, place: str) -> str | None:
+        """The absolute path of a routine's own sound, if it is a real audio file inside the
+        routine's folder (no absolute paths, no "..", no link leading out)."""
+        from . import sounds
+
+        where = f"{place}, chime"
+        if self.folder is None:
+            self.problem(where, "a sound file can only be used from a routine file")
+            return None
+        folder = self.folder.resolve()
+        path = (folder / name).resolve()
+        if Path(name).is_absolute() or ".." in Path(name).parts or not path.is_relative_to(folder):
+            self.problem(where, f"must be a file inside the routine's folder, got {_shown(name)}")
+            return None
+        try:
+            sounds.load_file(path)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.problem(where, f"{_shown(name)} is not a sound we can play: {reason}")
+            return None
+        return str(path)
 
     def problem(self, place: str, message: str) -> None:
         self.problems.append(Problem(self.file, place, message))
@@ -304,7 +331,10 @@ def _step(reader: _Reader, raw: object, place: str) -> Step | None:
         case "rest":
             return Rest(values["rest"])
         case "chime":
-            return Chime(values["chime"])
+            sound = values["chime"]
+            if sound.lower().endswith(".wav"):
+                sound = reader.sound_file(sound, place)
+            return Chime(sound) if sound else None
     return Say(values["say"])
 
 
@@ -438,9 +468,10 @@ def read_technique(path: Path, tid: str | None = None) -> Technique:
     return technique
 
 
-def parse_routine(data: dict[str, Any], name: str) -> Routine:
-    """Check a parsed routine table and build the Routine; raises with every problem found."""
-    reader = _Reader(name)
+def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -> Routine:
+    """Check a parsed routine table and build the Routine; raises with every problem found.
+    `folder` is where the routine's own sound files may be."""
+    reader = _Reader(name, folder)
     values = reader.fields(data, ROUTINE_KEYS, "", "a routine") or {}
     raw_techniques = data.get("technique")
     techniques: list[Technique] = []
@@ -479,7 +510,7 @@ def parse_routine(data: dict[str, Any], name: str) -> Routine:
 
 
 def read_routine(path: Path) -> Routine:
-    return parse_routine(_read_toml(path, path.name), path.name)
+    return parse_routine(_read_toml(path, path.name), path.name, path.parent)
 
 
 @functools.cache

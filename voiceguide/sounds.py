@@ -1,15 +1,18 @@
 """The chimes: names the routine files use, and their WAV clips.
 
-The WAVs are made by scripts/make-sounds and shipped as files, so loading needs no numpy.
+The WAVs are made by scripts/make-sounds and shipped as files, so loading needs no numpy. A
+routine may also bring its own WAV files (a path inside its folder, checked by the language):
+those may need converting to our format, and are kept under their absolute path.
 """
 
 from __future__ import annotations
 
 import difflib
+import wave
 from functools import lru_cache
 from pathlib import Path
 
-from .clip import Clip, read_wav
+from .clip import SAMPLE_RATE, Clip, read_wav
 from .errors import UsageError, VoiceguideError
 
 NAMES: dict[str, str] = {
@@ -43,9 +46,48 @@ def _check_name(name: str) -> None:
     raise UsageError(f"unknown sound {name!r}; {hint}")
 
 
+MAX_FILE_S = 60
+"""Longest sound file a routine may bring: a chime, not a soundtrack."""
+
+
+@lru_cache(maxsize=64)
+def load_file(path: Path) -> Clip:
+    """A routine's own sound: a 16-bit PCM WAV, mono or stereo at any rate, made mono at ours.
+    Raises ValueError for anything else."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate, frames = (
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getframerate(),
+                w.getnframes(),
+            )
+            if width != 2 or channels not in (1, 2):
+                raise ValueError(
+                    f"expected 16-bit mono or stereo PCM, got {channels} channel(s)"
+                    f" of {8 * width}-bit"
+                )
+            if not 0 < frames <= MAX_FILE_S * rate:
+                raise ValueError(f"must last from a moment to {MAX_FILE_S} s")
+            pcm = w.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"not a WAV file ({exc})") from exc
+    if channels == 1 and rate == SAMPLE_RATE:
+        return Clip(pcm)
+    import numpy as np
+
+    x = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels).mean(axis=1)
+    if rate != SAMPLE_RATE:
+        n = max(1, round(len(x) * SAMPLE_RATE / rate))
+        x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
+    return Clip(np.round(x).astype("<i2").tobytes())
+
+
 @lru_cache(maxsize=len(NAMES))
 def load(name: str) -> Clip:
     """The clip for `name`, read once: a routine plays the same few chimes many times."""
+    if name.endswith((".wav", ".WAV")) and Path(name).is_absolute():
+        return load_file(Path(name))
     _check_name(name)
     path = sound_dir() / f"{name}.wav"
     try:
