@@ -290,3 +290,19 @@ def test_cache_clear_empties_the_cache(run) -> None:
     assert result.status == 0
     assert int(result.out.split()[1]) > 5
     assert run("cache", "clear").out.startswith("removed 0 clip(s)")
+
+
+def test_the_readme_names_only_real_commands_and_options() -> None:
+    """The README's examples are checked against the CLI itself, so they cannot go stale."""
+    import re
+
+    from voiceguide.cli import cli
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    used = re.findall(r"^voiceguide ([a-z]+)(.*?)(?:#|$)", readme, flags=re.M)
+    assert len(used) >= 8
+    for command, rest in used:
+        assert command in cli.commands, command
+        options = {o for p in cli.commands[command].params for o in p.opts}
+        for option in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", rest):
+            assert option in options, f"voiceguide {command} {option}"
