@@ -31,8 +31,8 @@ SAFE_MS = 300
 """How far ahead of the play position the buffer may still be changed (simpleaudio reads up to
 two 100 ms chunks ahead)."""
 CHAIN_MS = 1000
-"""How long before its end a buffer hands over to a longer one: inside the 1.5 s of quiet
-that closes every section."""
+"""When a buffer must hand over to another, it does so this long before its end: inside the
+1.5 s of quiet that closes every section."""
 BACK_WINDOW_MS = 5000
 """A "p" this soon after a technique starts goes back to the one before."""
 
@@ -58,6 +58,8 @@ class Program:
     error: BaseException | None = None
     shift_ms: int = 0
     """Time added by "+" so far; sections still to come are moved by it."""
+    expected_ms: int = 0
+    """About how long the whole routine will be: room to leave in the playing buffer."""
     lock: threading.Condition = field(default_factory=threading.Condition)
     """Guards everything above; notified whenever a section arrives or the making ends."""
 
@@ -182,14 +184,8 @@ class Player:
             if self.position >= end or not self._main.is_playing():
                 self._main.stop(at_once=True)  # only the silent headroom is left
                 self._main = None
-            elif self.position >= end - _grid(CHAIN_MS) and self.program.end > end:
-                # More has been made since this buffer started: switch to one that holds it
-                # here, in the quiet at the end of a section, both streams equally late.
-                audio = self.program.audio_from(self.position)
-                if audio is not None:
-                    previous = self._main
-                    self._start(audio)
-                    previous.stop(at_once=True)
+            elif self.program.end > end:
+                self._extend(end)
         if self._main is None:
             with self.program.lock:
                 if self.program.complete and self.position >= self.program.end:
@@ -201,9 +197,31 @@ class Player:
         return True
 
     def _start(self, audio: Samples) -> None:
+        """Play `audio` from `position` in a buffer with room for what is still being made."""
         self._main_from, self._main_len = self.position, len(audio)
-        padded = np.concatenate([audio, np.zeros(HEADROOM_S * SAMPLE_RATE, dtype=np.int16)])
-        self._main = self.sink.play(padded)
+        expected = _grid(self.program.expected_ms) - self.position
+        room = max(len(audio), expected + expected // 4) + HEADROOM_S * SAMPLE_RATE
+        buffer = np.zeros(room, dtype=np.int16)
+        buffer[: len(audio)] = audio
+        self._main = self.sink.play(buffer)
+
+    def _extend(self, end: int) -> None:
+        """Sections made since the buffer started go into its silent tail, in place, ahead of
+        the play position: the device's clock runs on, with nothing to align. Without room,
+        or too late for that, switch buffers in the quiet that ends every section."""
+        main = self._main
+        assert main is not None
+        audio = self.program.audio_from(end)
+        if audio is None:
+            return
+        if end - self.position >= _grid(SAFE_MS) and self._main_len + len(audio) <= len(main.pcm):
+            main.pcm[self._main_len : self._main_len + len(audio)] = audio
+            self._main_len += len(audio)
+        elif self.position >= end - _grid(CHAIN_MS):
+            rest = self.program.audio_from(self.position)
+            if rest is not None:
+                self._start(rest)
+                main.stop(at_once=True)
 
     def _halt(self, *, at_once: bool = False) -> None:
         if self._main is not None:
