@@ -244,3 +244,36 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
         assert run.returncode == 0, err
     assert not [p for p in directory.iterdir() if p.name.startswith(".")]
     assert 0 < ClipCache(directory).clear() <= 36
+
+
+def test_importing_the_cache_does_not_import_the_engine() -> None:
+    """`show` reads clips from the cache; the engine's module is imported only to synthesize."""
+    code = "import sys, voiceguide.cache; print('voiceguide.speech' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_entries_written_with_the_wave_module_are_still_read(cache: ClipCache) -> None:
+    """Entries are packed by hand now; those the `wave` module wrote read the same."""
+    import hashlib
+    import io
+    import wave
+
+    clip = expected(TEXTS[:1])[0]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(clip.sample_rate)
+        w.writeframes(clip.pcm)
+    body = bytearray(buffer.getvalue())
+    body[4:8] = (int.from_bytes(body[4:8], "little") + 40).to_bytes(4, "little")
+    entry = bytes(body) + b"vgck" + (32).to_bytes(4, "little") + hashlib.sha256(body).digest()
+    key = ClipCache.key(TEXTS[0], SETTINGS, "fake-1")
+    cache.directory.mkdir(parents=True)
+    cache.path(key).write_bytes(entry)
+    assert cache.get(key) == clip
+    cache.put(key, clip)
+    assert cache.path(key).read_bytes() == entry  # and they are written the same

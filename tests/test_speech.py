@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import array
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
 import time
+import wave
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from voiceguide import speech
+from voiceguide import _worker, speech
 from voiceguide.clip import Clip
 from voiceguide.config import Settings
 from voiceguide.errors import SpeechError, UsageError
@@ -50,9 +57,24 @@ def speak(engine: Synthesizer, text: str, **settings: Any) -> Clip:
     return clip
 
 
+def wait_until_idle(engine: Pyttsx3Synthesizer) -> None:
+    """Every worker started, and done with texts left over from an earlier test."""
+    engine.start()
+    deadline = time.monotonic() + 30
+    while any(not worker.ready or worker.tasks for worker in engine._workers):
+        assert time.monotonic() < deadline, "the workers are stuck"
+        engine._pump(0.1)
+
+
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Pyttsx3Synthesizer]:
     with Pyttsx3Synthesizer() as synthesizer:
+        yield synthesizer
+
+
+@pytest.fixture(scope="module")
+def deterministic() -> Iterator[Pyttsx3Synthesizer]:
+    with Pyttsx3Synthesizer(deterministic=True) as synthesizer:
         yield synthesizer
 
 
@@ -106,7 +128,7 @@ def test_plain_text_guard_removes_markup_flags() -> None:
     fake = SimpleNamespace(
         SSML=0x10, PHONEMES=0x100, Synth=lambda text, flags=0: seen.append(flags)
     )
-    speech._force_plain_text(fake)
+    _worker._force_plain_text(fake)
     fake.Synth(b"<speak/>", flags=0x1000 | 0x10 | 0x100 | 0x1)
     assert seen == [0x1001]
 
@@ -122,7 +144,63 @@ def test_missing_espeak_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> No
         speech._espeak_version.cache_clear()
 
 
+def test_estimating_never_imports_the_engine() -> None:
+    """`list` and `show --estimate` only estimate: the engine's module stays unimported."""
+    code = (
+        "import sys; from voiceguide import api; api.builtin_routines(); "
+        "api.compile('upper-back', estimate_only=True); "
+        "print(sorted(m for m in sys.modules if m.startswith('voiceguide.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "voiceguide.speech" not in result.stdout
+    assert "voiceguide.estimate" in result.stdout
+
+
+def test_pyttsx3_version_is_read_without_importlib_metadata() -> None:
+    version, binding = speech._pyttsx3()
+    assert version == importlib.metadata.version("pyttsx3")
+    assert Path(binding).parts[-3:] == ("pyttsx3", "drivers", "_espeak.py")
+
+
 # --- The real engine -----------------------------------------------------------------------
+
+
+@pytest.mark.speech
+def test_worker_imports_only_what_it_needs() -> None:
+    """A worker is ready in milliseconds: no pyttsx3 engine, typing, enum or multiprocessing."""
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-X", "importtime", _worker.__file__, speech._pyttsx3()[1]],
+        stdin=subprocess.DEVNULL,  # end of input at once: it says it is ready, then exits
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout[0] == _worker.READY
+    lines = result.stderr.decode().splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import")}
+    assert "ctypes" in imported
+    heavy = {"pyttsx3", "pyttsx3.engine", "typing", "enum", "multiprocessing", "difflib"}
+    assert not imported & (heavy | {"importlib.metadata", "voiceguide", "voiceguide.speech"})
+
+
+@pytest.mark.speech
+def test_close_stops_every_worker_at_once() -> None:
+    engine = Pyttsx3Synthesizer(workers=2)
+    wait_until_idle(engine)
+    stream = engine.synthesize(
+        ["Hello.", "A long cue that keeps its worker busy. " * 100], Settings()
+    )
+    next(stream)  # one worker is now busy with the long cue, the other idle
+    pids = [worker.pid for worker in engine._workers]
+    started = time.perf_counter()
+    engine.close()
+    assert time.perf_counter() - started < 0.5
+    for pid in pids:
+        with pytest.raises(ChildProcessError):  # gone, and reaped
+            os.waitpid(pid, os.WNOHANG)
+    assert engine._workers == []
 
 
 @pytest.mark.speech
@@ -233,11 +311,12 @@ def test_crash_names_the_cue_and_engine_recovers(engine: Pyttsx3Synthesizer) -> 
 
 @pytest.mark.speech
 def test_timeout_kills_the_worker_and_engine_recovers(engine: Pyttsx3Synthesizer) -> None:
+    wait_until_idle(engine)  # else the text may wait its turn, or a worker's start-up
     timeout = engine.timeout
-    engine.timeout = -1.0  # every text is already late
+    engine.timeout = -1.0  # every text is already late (a short one may still be spoken first)
     try:
-        with pytest.raises(SpeechError, match=r"timed out speaking 'Too slow\.'"):
-            list(engine.synthesize(["Too slow."], Settings()))
+        with pytest.raises(SpeechError, match=r"timed out speaking 'Too slow\. Too slow\."):
+            list(engine.synthesize(["Too slow. " * 50], Settings()))
     finally:
         engine.timeout = timeout
     assert is_plausible(SENTENCE, 150, speak(engine, SENTENCE).duration_ms)
@@ -289,8 +368,13 @@ def test_stdout_stays_clean(capfd: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.speech
-def test_stress_alternating_rates_and_voices(engine: Pyttsx3Synthesizer) -> None:
+@pytest.mark.parametrize("mode", ["shared", "deterministic"])
+def test_stress_alternating_rates_and_voices(mode: str, request: pytest.FixtureRequest) -> None:
     """300 clips, settings changing on every batch: none at a lost rate or voice."""
+    engine: Pyttsx3Synthesizer = request.getfixturevalue(
+        "engine" if mode == "shared" else "deterministic"
+    )
+    contents: dict[tuple[str, str, int], set[bytes]] = {}
     rates = [100, 250, 150, 300, 120, 200, 80, 400]
     voices = ["en-us", "gmw/en", "en-gb-x-rp"]
     retries = engine.retries
@@ -303,11 +387,61 @@ def test_stress_alternating_rates_and_voices(engine: Pyttsx3Synthesizer) -> None
             low, high = duration_band(text, settings.rate)
             assert low <= clip.duration_ms <= high, (text, settings)
             lengths.setdefault((text, settings.voice, settings.rate), set()).add(clip.frames)
+            contents.setdefault((text, settings.voice, settings.rate), set()).add(clip.pcm)
     elapsed = time.perf_counter() - started
     assert engine.retries == retries  # every first attempt was right
     for key, frames in lengths.items():  # same text and settings: same length, within 6%
         assert max(frames) - min(frames) <= 0.06 * max(frames), key  # (a lost rate: 20%+)
+    if mode == "deterministic":  # and, deterministic, the very same samples
+        assert all(len(variants) == 1 for variants in contents.values())
     assert elapsed < 60
+
+
+# --- Deterministic clips ---------------------------------------------------------------------
+
+
+@pytest.mark.speech
+def test_deterministic_clip_does_not_depend_on_what_was_said_before(
+    deterministic: Pyttsx3Synthesizer,
+) -> None:
+    """In one process, espeak-ng's pitch flutter runs on from text to text; a fork per clip
+    starts every clip from the same state."""
+    after_short = list(deterministic.synthesize(["Hold.", SENTENCE], Settings()))[1]
+    after_long = list(
+        deterministic.synthesize(
+            ["Rest for 30 seconds, then switch sides " * 3, SENTENCE], Settings()
+        )
+    )[1]
+    speak(deterministic, "Atme langsam ein.", voice="German")  # another voice in between
+    alone = speak(deterministic, SENTENCE)
+    assert after_short.pcm == after_long.pcm == alone.pcm
+    assert is_plausible(SENTENCE, 150, alone.duration_ms)
+
+
+@pytest.mark.speech
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+def test_deterministic_clip_is_what_the_espeak_ng_command_writes(
+    deterministic: Pyttsx3Synthesizer, tmp_path: Path
+) -> None:
+    for rate, volume in ((150, 1.0), (220, 0.5)):
+        clip = speak(deterministic, SENTENCE, rate=rate, volume=volume)
+        path = tmp_path / f"{rate}.wav"
+        command = ["espeak-ng", "-v", "gmw/en-US", "-s", str(rate), "-a", str(round(100 * volume))]
+        subprocess.run([*command, "-w", str(path), SENTENCE], check=True, timeout=60)
+        with wave.open(str(path), "rb") as w:
+            assert (w.getframerate(), w.readframes(w.getnframes())) == (22050, clip.pcm)
+
+
+@pytest.mark.speech
+def test_deterministic_crash_costs_the_clip_not_the_worker(
+    deterministic: Pyttsx3Synthesizer,
+) -> None:
+    wait_until_idle(deterministic)
+    pids = sorted(worker.pid for worker in deterministic._workers)
+    with pytest.raises(SpeechError, match=r"^speech engine crashed \(signal \d+.*'s's's's"):
+        list(deterministic.synthesize(["First cue.", "s'" * 220], Settings()))
+    assert sorted(worker.pid for worker in deterministic._workers) == pids  # no restart
+    assert is_plausible(SENTENCE, 150, speak(deterministic, SENTENCE).duration_ms)
 
 
 @pytest.mark.speech

@@ -49,7 +49,7 @@ def settings_for(
 
 
 def estimate(settings: Settings) -> SpeechMs:
-    from .speech import estimate_ms
+    from .estimate import estimate_ms
 
     return lambda text: estimate_ms(text, settings.rate)
 
@@ -215,7 +215,8 @@ def playing(
     sink = sink or SimpleaudioSink(clock)
     sink.check()
     with _engine(engine) as synthesizer, _engine(engine, workers=1) as confirmations:
-        program = Program(routine.title)
+        expected = compile_routine(routine, estimate(settings)).duration
+        program = Program(routine.title, expected_ms=expected)
         _background(_produce, routine, settings, synthesizer, program)
 
         def speak(text: str) -> Samples:

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
 import secrets
+import struct
 import time
-import wave
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clip import Clip
 from .config import Settings
 from .errors import SpeechError
-from .speech import Synthesizer
+
+if TYPE_CHECKING:
+    from .speech import Synthesizer
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ _STALE_SECONDS = 3600
 """A temporary file this old was left by a killed process, not one still writing."""
 _CHUNK = b"vgck"
 _TRAILER = 8 + 32  # chunk id, chunk size, sha256
+_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+"""A WAV file's header, as the `wave` module writes it: RIFF, a 16-byte PCM "fmt " chunk,
+and the "data" chunk's id and size. Packed directly: the `wave` module took half of a put."""
+_CHUNK_HEAD = struct.Struct("<4sI")
+_FORMAT = struct.Struct("<HHIIHH")
 
 
 def default_directory() -> Path:
@@ -44,34 +51,47 @@ def default_directory() -> Path:
     return Path(platformdirs.user_cache_dir("voiceguide")) / "clips"
 
 
-def _encode(clip: Clip) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(clip.sample_rate)
-        w.writeframes(clip.pcm)
-    body = bytearray(buffer.getvalue())
-    riff_size = int.from_bytes(body[4:8], "little") + _TRAILER
-    body[4:8] = riff_size.to_bytes(4, "little")
-    return bytes(body) + _CHUNK + (32).to_bytes(4, "little") + hashlib.sha256(body).digest()
+def _encode(clip: Clip) -> list[bytes]:
+    """An entry's bytes, in parts (so the samples are not copied): WAV header, samples,
+    trailer."""
+    size = len(clip.pcm)
+    rate = clip.sample_rate
+    riff = 36 + size + _TRAILER
+    header = _HEADER.pack(
+        b"RIFF", riff, b"WAVE", b"fmt ", 16, 1, 1, rate, 2 * rate, 2, 16, b"data", size
+    )
+    digest = hashlib.sha256(header)
+    digest.update(clip.pcm)
+    return [header, clip.pcm, _CHUNK + (32).to_bytes(4, "little") + digest.digest()]
 
 
 def _decode(data: bytes) -> Clip:
     """The clip in an entry; ValueError if the entry is not exactly what `_encode` wrote."""
-    body, trailer = data[:-_TRAILER], data[-_TRAILER:]
-    if len(data) <= _TRAILER or trailer[:8] != _CHUNK + (32).to_bytes(4, "little"):
+    end = len(data) - _TRAILER
+    if end <= 0 or data[end : end + 8] != _CHUNK + (32).to_bytes(4, "little"):
         raise ValueError("no checksum: truncated")
-    if hashlib.sha256(body).digest() != trailer[8:]:
+    if hashlib.sha256(memoryview(data)[:end]).digest() != data[end + 8 :]:
         raise ValueError("checksum mismatch")
-    try:
-        with wave.open(io.BytesIO(body), "rb") as w:
-            if w.getnchannels() != 1 or w.getsampwidth() != 2:
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a WAV file")
+    layout = None
+    position = 12
+    while position + _CHUNK_HEAD.size <= end:
+        chunk, size = _CHUNK_HEAD.unpack_from(data, position)
+        body = position + _CHUNK_HEAD.size
+        if body + size > end:
+            raise ValueError(f"chunk {chunk!r} runs past the end")
+        if chunk == b"fmt " and size >= _FORMAT.size:
+            layout = _FORMAT.unpack_from(data, body)
+        elif chunk == b"data":
+            if layout is None:
+                raise ValueError("no format before the samples")
+            encoding, channels, rate, _, _, bits = layout
+            if encoding != 1 or channels != 1 or bits != 16:
                 raise ValueError("not mono 16-bit")
-            pcm = w.readframes(w.getnframes())
-            return Clip(pcm, w.getframerate())
-    except (wave.Error, EOFError) as exc:
-        raise ValueError(str(exc)) from exc
+            return Clip(data[body : body + size - size % 2], rate)
+        position = body + size + size % 2
+    raise ValueError("no samples")
 
 
 class ClipCache:
@@ -84,6 +104,8 @@ class ClipCache:
         self.directory = directory if directory is not None else default_directory()
         self._on_warning = on_warning
         self._writable = True
+        self._made = False
+        """The directory has been made (by us, once): puts skip the mkdir until one fails."""
 
     @staticmethod
     def key(text: str, settings: Settings, engine_id: str) -> str:
@@ -113,13 +135,14 @@ class ClipCache:
         """Store a clip atomically; on an unwritable cache, warn once and carry on."""
         if not self._writable:
             return
-        data = _encode(clip)
-        for attempt in range(2):
+        parts = _encode(clip)
+        attempts = (True, True) if not self._made else (False, True, True)
+        for attempt, make in enumerate(attempts):
             try:
-                self._write(key, data)
+                self._write(key, parts, make)
                 return
             except FileNotFoundError:
-                if attempt == 0:
+                if attempt < len(attempts) - 1:
                     continue  # another process cleared the cache meanwhile: try once more
                 reason = "it keeps disappearing"
             except OSError as exc:
@@ -129,8 +152,10 @@ class ClipCache:
             self._on_warning(message)
             return
 
-    def _write(self, key: str, data: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def _write(self, key: str, parts: list[bytes], make: bool) -> None:
+        if make:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._made = True
         # The name is chosen before the file exists, so a Ctrl-C at any point, even just after
         # the file is created, lands in the `except` below (mkstemp can be interrupted after
         # creating its file and before returning its name, leaving the file behind).
@@ -138,7 +163,8 @@ class ClipCache:
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                for part in parts:
+                    f.write(part)
             os.replace(temp, self.path(key))
         except BaseException:
             with contextlib.suppress(OSError):

@@ -9,71 +9,87 @@ read as one text, so the pauses at commas and full stops count):
 
 espeak-ng clamps rates below 80 to 80, so 60 and 80 sound the same.
 
-Why the engine is wrapped the way it is (pyttsx3 2.99 on Linux, all measured):
+Why the engine is wrapped the way it is (pyttsx3 2.99, espeak-ng 1.51 on Linux, all measured):
 
-- A property set while espeak-ng is busy is silently dropped: `runAndWait()` cancels
-  espeak-ng's pending queue, settings included (78 of 200 clips at the wrong rate). A
-  worker waits until pyttsx3 and espeak-ng are idle after setting properties (0 of 200). The
-  cancel also leaves a flag in pyttsx3 that cancels the *next* utterance: at start-up,
-  pyttsx3.init() has queued its defaults, so a worker waits for espeak-ng before its first run.
-- `runAndWait()` can return before the WAV file is written, so we wait for the
-  `finished-utterance` callback; only the last `save_to_file` before a `runAndWait` is
-  spoken, so a worker speaks one text per run; each save prints to stdout (fd 1 -> /dev/null).
-- espeak-ng crashes on some texts (`"s'" * 220` smashes its stack; CVE-2023-49990..49994)
-  and forking after `pyttsx3.init()` hangs, so synthesis runs in spawned worker processes
-  with a timeout; a crash costs one cue (a SpeechError naming it), not the program.
+- Only pyttsx3's ctypes binding of espeak-ng (`pyttsx3/drivers/_espeak.py`) is used, not its
+  engine loop, which was slow and racy: `runAndWait()` sleeps 10 ms per run; it cancels
+  espeak-ng's pending queue, settings included (78 of 200 clips came out at the wrong rate
+  until every setting was waited out), and leaves a flag behind that cancels the *next*
+  utterance; it returns before its WAV file is written; only the last `save_to_file` of a
+  run is spoken; and each prints a line to stdout. Instead a worker initializes espeak-ng
+  for synchronous output (`AUDIO_OUTPUT_SYNCHRONOUS`): `espeak_Synth` returns once the whole
+  text has gone through a callback that copies the samples into memory, and
+  `espeak_SetParameter` (rate, volume) and `espeak_SetVoiceByName` take effect at once, with
+  no queue to race, so those races are gone at their root. The clip format is the rate
+  `espeak_Initialize` returns (22050 Hz), mono 16-bit. One process speaks the 63 cues of
+  upper-back in about 0.25 s this way (4 ms each), no temporary files.
+- espeak-ng crashes on some texts (`"s'" * 220` smashes its stack; CVE-2023-49990..49994),
+  so synthesis runs in worker processes, with a timeout: a crash costs one cue (a
+  SpeechError naming it) and a new worker, not the program. A worker is a small script
+  (`_worker.py`, run as `python -I -S`) that imports little beyond ctypes, and loads the
+  binding from its file so that the pyttsx3 package and its engine are not imported: it is
+  ready in about 20 ms, where a multiprocessing "spawn" child that imported all of this
+  module took 0.13 s (and multiprocessing started its resource tracker too, a third
+  interpreter on two cores). Workers are started with `posix_spawn` (Ctrl-C and SIGTERM held
+  back meanwhile) and speak a small binary protocol on their stdin and stdout; a worker's
+  fd 1 is otherwise /dev/null, and its stderr an anonymous file, quoted when it dies
+  ("*** stack smashing detected ***"). Each worker has up to two texts in hand, so it starts
+  the next while the caller caches the last. They are stopped all at once: end of input
+  makes an idle one exit at once, a busy one is killed.
+- espeak-ng carries state from one text to the next within a process: the same text comes
+  out a few samples different every time, and up to 4% longer or shorter depending on the
+  text spoken before (the command line, one process per call, is deterministic). The main
+  carrier is the phase of its pitch "flutter", a static counter in wavegen.c that only
+  start-up resets; neither espeak_Cancel, espeak_Synchronize nor setting the voice again
+  resets it (a voice variant without flutter comes out nearly the same every time). Setting
+  voices moves the state on too: some 75 voice changes later, every clip comes out a little
+  different. With `deterministic=True` a worker forks a fresh child for each clip from a
+  state in which espeak-ng has only been initialized, and the child sets voice, rate and
+  volume and speaks: every clip then depends only on its text, voice, rate and volume, and
+  equals what the command line writes, bit for bit. That costs about 3 ms of CPU a clip
+  (the fork, the pages it copies, its exit): 63 cues take 0.25 s instead of 0.13 s on two
+  cores, a quarter more for a cold export. So it is off by default, and only cached clips
+  are bit-for-bit repeatable. Forking is safe here (it hung after `pyttsx3.init()`):
+  espeak-ng's one other thread is idle in synchronous mode, waiting with no lock held.
 - Every clip's length is checked against `duration_band` (a model of length from text and
-  rate, fitted to 1,168 clips of 110 texts in 5 voices): a clip at a silently lost rate is
-  retried once, then rejected. A retry that comes out the same length as the first attempt
-  (within 8%) is espeak-ng's stable answer for an unusual text (a URL, acronyms) and is
-  accepted.
-- espeak-ng is not deterministic within a process: the same text and settings come out a
-  few samples different every time, and up to 4% longer or shorter depending on the text
-  spoken before (the espeak-ng command line, one process per text, is deterministic). Only
-  cached clips are bit-for-bit repeatable.
+  rate, fitted to 1,168 clips of 110 texts in 5 voices): a clip at a lost setting is retried
+  once, then rejected. A retry that comes out the same length as the first attempt (within
+  8%) is espeak-ng's stable answer for an unusual text (a URL, acronyms) and is accepted.
 - Control characters never reach espeak-ng (byte 0x01 starts an embedded command such as a
   speed change) and the SSML and phoneme flags are forced off, so markup is read as text.
+- Only what the engine needs is imported: the duration model and text cleaning live in
+  `estimate`, so `voiceguide list` and `show --estimate` never import this module; pyttsx3's
+  version is read from its dist-info folder's name, not with importlib.metadata.
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
-import ctypes
-import difflib
 import functools
-import hashlib
-import importlib.metadata
-import itertools
 import math
-import multiprocessing
-import multiprocessing.connection
 import os
-import re
-import shutil
+import select
 import signal
 import sys
-import tempfile
-import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from .clip import SAMPLE_RATE, Clip, read_wav
+from . import _worker as protocol
+from .clip import SAMPLE_RATE, Clip
 from .config import Settings
 from .errors import SpeechError, UsageError
-
-MAX_CHARS = 5000
-"""Longest cue we hand to espeak-ng: about 15,000 characters crash it outright."""
-
-RATE_FLOOR = 80
-"""espeak-ng speaks any slower rate at this one."""
+from .estimate import BAND as BAND
+from .estimate import MAX_CHARS as MAX_CHARS
+from .estimate import RATE_FLOOR as RATE_FLOOR
+from .estimate import SHORT_BAND as SHORT_BAND
+from .estimate import clean_text as clean_text
+from .estimate import duration_band as duration_band
+from .estimate import estimate_ms as estimate_ms
+from .estimate import is_plausible as is_plausible
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,106 +113,10 @@ class Synthesizer(Protocol):
         ...
 
 
-# --- Text ---------------------------------------------------------------------------------
-
-_WHITESPACE_CONTROLS = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85]+")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_SPACES = re.compile(r" {2,}")
-
-
-def clean_text(text: str) -> str:
-    """What espeak-ng may see: no control characters (they are commands to it), no surrogates."""
-    text = _WHITESPACE_CONTROLS.sub(" ", text)
-    text = _CONTROLS.sub("", text)
-    text = text.encode("utf-8", "ignore").decode("utf-8")
-    return _SPACES.sub(" ", text).strip()
-
-
 def _cue(text: str) -> str:
     """A cue as an error message names it: its start, quoted."""
     text = clean_text(text)
     return repr(text if len(text) <= 40 else text[:40] + "...")
-
-
-# --- Duration model -----------------------------------------------------------------------
-
-_LETTER = re.compile(r"[^\W\d_]")
-_WORD = re.compile(r"[^\W\d_]+")
-_NUMBER = re.compile(r"\d+")
-_ALNUM = re.compile(r"[^\W_]")
-_SPOKEN_SYMBOL = re.compile(r"[&%#@<>/=+*$€£]|(?<=[^\W_])\.(?=[^\W_])")
-_PAUSE = re.compile(r"[,;:\u2014\u2013(\[{]|\s-\s")  # em and en dashes too
-_SENTENCE_BREAK = re.compile(r"[.!?]+(?=\s+\S)")
-# A number is spoken as words: "5" five, "12" twelve, "123" one hundred and twenty-three.
-_NUMBER_LETTERS = {1: 4.0, 2: 7.0, 3: 18.0, 4: 22.0}
-_NUMBER_WORDS = {1: 1.0, 2: 1.5, 3: 4.0, 4: 4.5}
-
-# Milliseconds per letter, per word, per pause (comma, bracket), per sentence break, and
-# fixed (the pause espeak-ng adds at the end), at each calibrated rate: a least-squares fit
-# (relative error) of 1,168 clips of 110 texts (cues, odd texts; en-us, en, de, fr, es).
-_CALIBRATION: tuple[tuple[int, tuple[float, float, float, float, float]], ...] = (
-    (80, (80.5, 181.8, 629.2, 1204.0, 1194.7)),
-    (100, (68.7, 151.5, 513.9, 981.5, 969.5)),
-    (120, (58.0, 124.1, 407.1, 791.1, 764.7)),
-    (150, (47.4, 95.6, 304.0, 597.8, 559.7)),
-    (200, (37.1, 67.8, 195.2, 395.6, 356.5)),
-    (250, (31.2, 51.0, 129.3, 271.7, 232.9)),
-    (300, (28.6, 34.5, 83.4, 170.9, 142.3)),
-    (400, (22.4, 26.8, 24.5, 66.7, 41.3)),
-)
-
-BAND = (0.72, 1.42)
-"""How far a clip of 12 or more letters may be from `estimate_ms`: 99% of calibration clips
-fall inside, while a clip at rate 120 measured against rate 200 (or the reverse) falls outside."""
-SHORT_BAND = (0.6, 1.6)
-"""The same for shorter texts, where one syllable more or less is a large fraction."""
-
-
-def _features(text: str) -> tuple[float, float, float, float, float]:
-    numbers = _NUMBER.findall(text)
-    symbols = len(_SPOKEN_SYMBOL.findall(text))
-    letters = len(_LETTER.findall(text)) + 4.0 * symbols
-    letters += sum(_NUMBER_LETTERS.get(len(n), 5.0 * len(n)) for n in numbers)
-    words = float(len(_WORD.findall(text)) + symbols)
-    words += sum(_NUMBER_WORDS.get(len(n), 1.2 * len(n)) for n in numbers)
-    pauses = len(_PAUSE.findall(text))
-    breaks = len(_SENTENCE_BREAK.findall(text))
-    return (letters, words, pauses, breaks, 1.0)
-
-
-def _coefficients(rate: int) -> tuple[float, ...]:
-    rate = max(rate, RATE_FLOOR)
-    top_rate, top = _CALIBRATION[-1]
-    if rate >= top_rate:
-        return tuple(c * top_rate / rate for c in top)
-    for (lo_rate, lo), (hi_rate, hi) in itertools.pairwise(_CALIBRATION):
-        if lo_rate <= rate <= hi_rate:
-            t = (rate - lo_rate) / (hi_rate - lo_rate)
-            return tuple(a + t * (b - a) for a, b in zip(lo, hi, strict=True))
-    return _CALIBRATION[0][1]
-
-
-def estimate_ms(text: str, rate: int) -> int:
-    """How long espeak-ng takes to say `text` at `rate`, without synthesizing it (about +-20%)."""
-    text = clean_text(text)
-    if not text:
-        return 0
-    features = _features(text)
-    total = sum(f * c for f, c in zip(features, _coefficients(rate), strict=True))
-    return max(1, round(total))
-
-
-def duration_band(text: str, rate: int) -> tuple[int, int]:
-    """The shortest and longest plausible clip for `text` at `rate`, in milliseconds."""
-    expected = estimate_ms(text, rate)
-    low, high = BAND if len(_ALNUM.findall(text)) >= 12 else SHORT_BAND
-    return math.floor(expected * low), math.ceil(expected * high)
-
-
-def is_plausible(text: str, rate: int, duration_ms: int) -> bool:
-    """False for a clip that cannot be `text` at `rate`, e.g. spoken at a rate that was lost."""
-    low, high = duration_band(text, rate)
-    return low <= duration_ms <= high
 
 
 # --- Voices -------------------------------------------------------------------------------
@@ -219,6 +139,8 @@ def resolve_voice(name: str, voices: Sequence[VoiceInfo] | None = None) -> str:
         for voice in voices:
             if matches(voice):
                 return voice.id
+    import difflib
+
     known = {label.casefold(): label for v in voices for label in (v.id, v.name, *v.languages)}
     close = [known[c] for c in difflib.get_close_matches(wanted, list(known), n=5, cutoff=0.6)]
     if close:
@@ -233,174 +155,17 @@ def list_voices() -> tuple[VoiceInfo, ...]:
         return engine.voices()
 
 
-# --- The engine, inside a worker process ---------------------------------------------------
-
-
-class _Engine:
-    """pyttsx3 in a worker process, used only in the ways measured to be reliable."""
-
-    def __init__(self, workdir: str) -> None:
-        import pyttsx3
-        from pyttsx3.drivers import _espeak
-
-        self._espeak: Any = _espeak
-        _force_plain_text(_espeak)
-        self._engine: Any = pyttsx3.init("espeak")
-        self._path = os.path.join(workdir, f"clip-{os.getpid()}.wav")
-        self._done = threading.Event()
-        self._completed = False
-        self._errors: list[str] = []
-        self._failures: list[str] = []
-        # An exception inside pyttsx3's espeak-ng callback (its WAV write failing on a full
-        # disk, say) is only "ignored" by ctypes, and pyttsx3's loop then never ends: catch it,
-        # end the loop, and fail the task with the reason at once instead of timing out.
-        sys.unraisablehook = self._on_unraisable
-        self._engine.connect("finished-utterance", self._on_finished)
-        self._engine.connect("error", self._on_error)
-        # pyttsx3.init() queues voice, rate and volume in espeak-ng. A runAndWait() while they
-        # are pending calls stop(), which leaves a flag behind that cancels the *next*
-        # utterance; so wait them out. The first run also empties pyttsx3's start-up queue.
-        self._settle(pyttsx3_too=False)
-        self._run("Ready.")
-        self.version = str(_espeak.Info(None).decode())
-
-    def _on_finished(self, completed: bool = True, **_: object) -> None:
-        self._completed = completed
-        self._done.set()
-
-    def _on_error(self, exception: object = None, **_: object) -> None:
-        self._errors.append(str(exception))
-
-    @property
-    def broken(self) -> bool:
-        """pyttsx3 failed inside a callback: its state is unknown, so the worker should go."""
-        return bool(self._failures)
-
-    def _on_unraisable(self, unraisable: Any) -> None:
-        if "ctypes callback" not in (unraisable.err_msg or ""):
-            sys.__unraisablehook__(unraisable)
-            return
-        self._failures.append(str(unraisable.exc_value) or type(unraisable.exc_value).__name__)
-        with contextlib.suppress(Exception):  # pyttsx3 2.99's driver, as pinned
-            self._engine.proxy._driver.endLoop()  # else runAndWait() waits for ever
-        self._done.set()
-
-    def voices(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        found: list[tuple[str, str, tuple[str, ...]]] = []
-        for voice in self._espeak.ListVoices(None):
-            languages = voice.languages[1:].decode("utf-8", "replace") if voice.languages else ""
-            found.append(
-                (
-                    voice.identifier.decode("utf-8", "replace"),
-                    voice.name.decode("utf-8", "replace"),
-                    (languages,) if languages else (),
-                )
-            )
-        return found
-
-    def _settle(self, pyttsx3_too: bool = True) -> None:
-        """Wait until pyttsx3 and espeak-ng are idle: only then is a property set for sure."""
-        deadline = time.monotonic() + 10
-        while (pyttsx3_too and self._engine.isBusy()) or self._espeak.IsPlaying():
-            if time.monotonic() > deadline:
-                raise RuntimeError("espeak-ng stayed busy")
-            time.sleep(0.0005)
-
-    def speak(self, text: str, voice: str, rate: int, volume: float) -> Clip:
-        self._settle()
-        self._errors.clear()
-        self._engine.setProperty("voice", voice)
-        self._engine.setProperty("rate", rate)
-        self._engine.setProperty("volume", volume)
-        self._settle()
-        if self._errors:
-            raise RuntimeError(f"cannot set voice {voice!r}, rate {rate}: {self._errors[0]}")
-        return self._run(text)
-
-    def _run(self, text: str) -> Clip:
-        for _ in range(2):  # a cancelled run clears pyttsx3's stop flag; the second one counts
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path)
-            self._done.clear()
-            self._completed = False
-            self._failures.clear()
-            self._engine.save_to_file(text, self._path)
-            self._engine.runAndWait()
-            if not self._done.wait(60):
-                raise RuntimeError("espeak-ng never finished the utterance")
-            if self._failures:
-                raise RuntimeError(self._failures[0])
-            if self._completed:
-                break
-            self._settle()
-        else:
-            raise RuntimeError("espeak-ng cancelled the utterance twice")
-        if self._errors:
-            raise RuntimeError(self._errors[0])
-        return read_wav(Path(self._path))
-
-
-def _force_plain_text(espeak: Any) -> None:
-    """Make every espeak_Synth call treat `<...>` and `[[...]]` as text, whatever pyttsx3 passes.
-
-    pyttsx3 2.99 passes ENDPAUSE | CHARS_UTF8 (no SSML, no PHONEMES); this keeps it that way.
-    """
-    synth = espeak.Synth
-    markup = espeak.SSML | espeak.PHONEMES
-
-    def plain_synth(*args: Any, flags: int = 0, **kwargs: Any) -> Any:
-        return synth(*args, flags=flags & ~markup, **kwargs)
-
-    espeak.Synth = plain_synth
-
-
-_STARTUP_BLOCKED = {signal.SIGINT, signal.SIGTERM}
-"""Blocked while a worker is spawned, and in the worker until it has set itself up."""
-
-
-def _worker_main(conn: Connection, workdir: str, log: str) -> None:
-    """A worker process: start an engine, report ("ready", ...), then speak one task at a time."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STARTUP_BLOCKED)  # blocked by `_Worker.start`
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # pyttsx3 prints "Audio saved to ..." for every file
-    logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(logfd, 2)  # a crash report from glibc lands here; the parent quotes it
-    started = time.perf_counter()
-    try:
-        engine = _Engine(workdir)
-    except BaseException as exc:
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", engine.voices(), engine.version, time.perf_counter() - started))
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        task_id, text, voice, rate, volume = task
-        started = time.perf_counter()
-        try:
-            clip = engine.speak(text, voice, rate, volume)
-        except Exception as exc:
-            conn.send(("error", task_id, str(exc) or type(exc).__name__))
-            if engine.broken:
-                return  # the parent starts a fresh worker in its place
-        else:
-            seconds = time.perf_counter() - started
-            conn.send(("clip", task_id, clip.pcm, clip.sample_rate, seconds))
-
-
-# --- The engine, seen from the parent -----------------------------------------------------
+# --- What the engine is made of -----------------------------------------------------------
 
 _LIBRARIES = ("libespeak-ng.so.1", "libespeak-ng.so", "libespeak-ng.1.dylib", "libespeak.so.1")
+_BINDING = ("pyttsx3", "drivers", "_espeak.py")
 
 
 @functools.cache
 def _espeak_version() -> str:
     """espeak-ng's version, read without starting it; SpeechError when it is not installed."""
+    import ctypes
+
     for name in _LIBRARIES:
         try:
             library = ctypes.CDLL(name)
@@ -413,13 +178,34 @@ def _espeak_version() -> str:
     raise SpeechError("speech needs espeak-ng, which is not installed: apt-get install espeak-ng")
 
 
+@functools.cache
+def _pyttsx3() -> tuple[str, str]:
+    """pyttsx3's version and the path of its espeak-ng binding, found on sys.path without
+    importing pyttsx3 or importlib.metadata (each costs tens of milliseconds)."""
+    for entry in sys.path:
+        folder = os.path.abspath(entry or os.curdir)
+        binding = os.path.join(folder, *_BINDING)
+        if not os.path.isfile(binding):
+            continue
+        with contextlib.suppress(OSError):
+            for name in os.listdir(folder):
+                project, _, rest = name.partition("-")
+                if project.lower() == "pyttsx3" and rest.endswith(".dist-info"):
+                    return rest.removesuffix(".dist-info"), binding
+        import importlib.metadata
+
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return importlib.metadata.version("pyttsx3"), binding
+    raise SpeechError("speech needs pyttsx3, which is not installed")
+
+
 def _engine_id() -> str:
     """The engine's id, "pyttsx3-2.99/espeak-ng-1.51": what produced a clip, for cache keys."""
-    try:
-        pyttsx3 = importlib.metadata.version("pyttsx3")
-    except importlib.metadata.PackageNotFoundError:
-        raise SpeechError("speech needs pyttsx3, which is not installed") from None
-    return f"pyttsx3-{pyttsx3}/espeak-ng-{_espeak_version()}"
+    version = _espeak_version()  # first: a missing espeak-ng is the likelier problem
+    return f"pyttsx3-{_pyttsx3()[0]}/espeak-ng-{version}"
+
+
+# --- The engine, seen from the parent -----------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -432,82 +218,227 @@ class _Task:
     abandoned: bool = False
 
 
+def _high_fd(fd: int) -> int:
+    """`fd`, moved above 0-2 if need be: a pipe end that was 0, 1 or 2 already would keep its
+    close-on-exec flag through the spawn's dup2, and so never reach the worker."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return moved
+
+
+def _anonymous_file() -> int:
+    """A file with no name, for a worker's stderr: nothing to clean up, whatever happens."""
+    if hasattr(os, "memfd_create"):
+        with contextlib.suppress(OSError):
+            return _high_fd(os.memfd_create("voiceguide-speech"))
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        return _high_fd(os.dup(file.fileno()))
+
+
 class _Worker:
-    """One worker process and the task it is speaking."""
+    """One worker process, its pipes, and the tasks sent to it."""
 
-    def __init__(self, ctx: Any, workdir: str, serial: int) -> None:
-        self.log = os.path.join(workdir, f"worker-{serial}.log")
-        self.conn, self._child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_worker_main,
-            args=(self._child, workdir, self.log),
-            name=f"voiceguide-speech-{serial}",
-            daemon=True,
-        )
+    def __init__(self, serial: int) -> None:
+        self.serial = serial
+        self.pid = 0
+        self.to_worker = -1
+        self.from_worker = -1
+        self.log = -1
+        self.log_seen = 0
+        self.buffer = bytearray()
         self.ready = False
-        self.task: _Task | None = None
+        self.spawned = 0.0
+        self.tasks: deque[_Task] = deque()
+        """Sent to the worker, in order: the first is being spoken, the next waits its turn."""
         self.deadline = math.inf
+        """When the first task is overdue."""
+        self.exit_code: int | None = None
+        self.asks_voices = False
 
-    def start(self) -> None:
-        # Ctrl-C and SIGTERM wait while the worker is spawned: the parent's KeyboardInterrupt
-        # cannot strike inside Process.start() (leaving a worker nobody stops), and the worker
-        # inherits them blocked, so a Ctrl-C while it starts stays pending until `_worker_main`
-        # ignores it (else the starting worker prints a KeyboardInterrupt traceback). Deferred
-        # for these few milliseconds, not lost. multiprocessing's resource tracker starts the
-        # same way but then *unblocks* both, so it is started first.
-        resource_tracker.ensure_running()
-        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STARTUP_BLOCKED)
+    def start(self, binding: str, fork: bool) -> None:
+        child_in, self.to_worker = (_high_fd(fd) for fd in os.pipe())
         try:
-            self.process.start()
+            self.from_worker, child_out = (_high_fd(fd) for fd in os.pipe())
+        except BaseException:
+            os.close(child_in)
+            raise
+        try:
+            self.log = _anonymous_file()
+            self._spawn(binding, fork, child_in, child_out)
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+
+    def _spawn(self, binding: str, fork: bool, child_in: int, child_out: int) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a clip in one write
+            import fcntl
+
+            fcntl.fcntl(self.from_worker, fcntl.F_SETPIPE_SZ, 1 << 20)
+        argv = [sys.executable, "-I", "-S", protocol.__file__, binding]
+        if self.asks_voices:
+            argv.append("--voices")
+        if fork:
+            argv.append("--fork")
+        actions = [
+            (os.POSIX_SPAWN_DUP2, child_in, 0),
+            (os.POSIX_SPAWN_DUP2, child_out, 1),
+            (os.POSIX_SPAWN_DUP2, self.log, 2),
+        ]
+        # Ctrl-C and SIGTERM wait while the worker is spawned: the parent's KeyboardInterrupt
+        # cannot strike between the spawn and recording the pid (leaving a worker nobody
+        # stops), and the worker starts with them blocked, so a Ctrl-C to the whole process
+        # group stays pending until the worker ignores it (else it would print a traceback).
+        # Deferred for about a millisecond, not lost.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, protocol.STARTUP_BLOCKED)
+        try:
+            self.spawned = time.monotonic()
+            self.pid = os.posix_spawn(
+                sys.executable,
+                argv,
+                os.environ,
+                file_actions=actions,
+                setsigmask=protocol.STARTUP_BLOCKED,
+            )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-        self._child.close()
+
+    def send(self, message: bytes) -> None:
+        view = memoryview(message)
+        with contextlib.suppress(OSError):  # a dead worker: `_pump` reports the crash
+            while view:
+                view = view[os.write(self.to_worker, view) :]
+
+    def receive(self) -> list[tuple[int, int, int, bytes]] | None:
+        """The whole messages that have arrived, or None when the worker has gone."""
+        try:
+            data = os.read(self.from_worker, 1 << 20)
+        except OSError:
+            data = b""
+        if not data:
+            return None
+        buffer = self.buffer
+        buffer += data
+        messages = []
+        while len(buffer) >= protocol.REPLY.size:
+            kind, task_id, value, size = protocol.REPLY.unpack_from(buffer)
+            end = protocol.REPLY.size + size
+            if len(buffer) < end:
+                break
+            messages.append((kind, task_id, value, bytes(buffer[protocol.REPLY.size : end])))
+            del buffer[:end]
+        return messages
 
     def crash_report(self) -> str:
-        """The worker's last error line on stderr (e.g. "*** stack smashing detected ***")."""
+        """The worker's last error line on stderr since the last report (e.g. "*** stack
+        smashing detected ***")."""
         try:
-            lines = Path(self.log).read_text(encoding="utf-8", errors="replace").splitlines()
+            size = os.fstat(self.log).st_size
+            start = max(self.log_seen, size - 8192)
+            text = os.pread(self.log, size - start, start).decode("utf-8", "replace")
+            self.log_seen = size
         except OSError:
             return ""
-        lines = [line.strip() for line in lines if line.strip()]
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
         errors = [line for line in lines if "Error" in line or "***" in line]
         return (errors or lines or [""])[-1]
 
-    def stop(self, kill: bool = False) -> None:
-        if self.process.pid is None:  # never started
-            self._child.close()
-            self.conn.close()
-            return
-        if not kill:
-            with contextlib.suppress(OSError, ValueError):
-                self.conn.send(None)
-            self.process.join(1.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(1.0)
-        self.conn.close()
-        with contextlib.suppress(ValueError):
-            self.process.close()
+    def close_input(self) -> None:
+        """End the worker's input: an idle worker exits at once."""
+        if self.to_worker >= 0:
+            os.close(self.to_worker)
+            self.to_worker = -1
+
+    def kill(self) -> None:
+        if self.pid and self.exit_code is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def reap(self, block: bool) -> bool:
+        """Collect the worker's exit status; True once it has exited (or was never started)."""
+        if not self.pid or self.exit_code is not None:
+            return True
+        try:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            self.exit_code = 0
+            return True
+        if pid == 0:
+            return False
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        return True
+
+    def release(self) -> None:
+        """Close every file descriptor (after `reap`)."""
+        self.close_input()
+        for fd in (self.from_worker, self.log):
+            if fd >= 0:
+                os.close(fd)
+        self.from_worker = self.log = -1
 
 
-def _shutdown(workers: list[_Worker], workdir: str) -> None:
-    for worker in workers:
-        worker.stop()
+def _stop(workers: list[_Worker], grace: float = 1.0, release: bool = True) -> None:
+    """Stop workers all at once: end their input, then give them `grace` seconds together;
+    kill a busy one at once (its clip is not wanted any more), and any left at the end."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, protocol.STARTUP_BLOCKED)
+    try:  # a second Ctrl-C cannot leave workers behind: it waits the few milliseconds this takes
+        for worker in workers:
+            worker.close_input()
+            if worker.tasks:
+                worker.kill()
+        deadline = time.monotonic() + grace
+        pending = [w for w in workers if not w.reap(block=False)]
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.001)
+            pending = [w for w in pending if not w.reap(block=False)]
+        for worker in pending:
+            worker.kill()
+            worker.reap(block=True)
+        if release:
+            for worker in workers:
+                worker.release()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _shutdown(workers: list[_Worker]) -> None:
+    _stop(list(workers))
     workers.clear()
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Pyttsx3Synthesizer:
-    """The real engine: pyttsx3 driving espeak-ng in a small pool of worker processes.
+    """The real engine: espeak-ng, through pyttsx3's binding, in a small pool of worker
+    processes.
 
     Workers start on first use (or `start()`, to overlap their start-up with other work) and
     live until `close()`. One `synthesize` at a time; not thread-safe.
     """
 
+    QUEUE = 2
+    """Tasks sent to a worker at a time: it starts the next as soon as it has sent a clip,
+    while the caller is still busy with the last one (caching it, say)."""
+
     def __init__(
-        self, workers: int | None = None, timeout: float = 20.0, startup_timeout: float = 30.0
+        self,
+        workers: int | None = None,
+        timeout: float = 20.0,
+        startup_timeout: float = 30.0,
+        *,
+        deterministic: bool = False,
     ) -> None:
-        self.engine_id = _engine_id()  # raises SpeechError when espeak-ng is missing
+        self.engine_id = _engine_id()  # raises SpeechError when espeak-ng or pyttsx3 is missing
+        self.deterministic = deterministic
+        """Speak every clip from espeak-ng's state at start-up, in a fork of its worker: the
+        same text, voice, rate and volume give the same samples, bit for bit, whatever was
+        spoken before (as the espeak-ng command line does). Costs about 3 ms of CPU a clip, a
+        quarter more for a cold export; off, a clip may differ by a few samples and up to 4%
+        in length depending on what its worker spoke before."""
+        self._binding = _pyttsx3()[1]
         self.size = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
         self.timeout = timeout
         """Seconds one text may take (plus 1 ms per character) before its worker is killed."""
@@ -515,14 +446,12 @@ class Pyttsx3Synthesizer:
         self.retries = 0
         """Clips re-synthesized because the first came out implausible (a lost setting)."""
         self.startup_seconds: list[float] = []
-        """How long each worker took to import pyttsx3, start espeak-ng and speak a first word."""
-        self._ctx = multiprocessing.get_context("spawn")
-        self._workdir = tempfile.mkdtemp(prefix="voiceguide-speech-")
+        """How long each worker took from its spawn to being ready to speak."""
         self._workers: list[_Worker] = []
         self._serial = 0
         self._task_ids = 0
         self._voices: tuple[VoiceInfo, ...] | None = None
-        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._workdir)
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers)
 
     def __enter__(self) -> Pyttsx3Synthesizer:
         return self
@@ -531,23 +460,27 @@ class Pyttsx3Synthesizer:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers and remove their scratch files."""
+        """Stop the workers (in parallel)."""
         self._finalizer()
 
     def start(self) -> None:
-        """Start the workers now, without waiting: the first can speak about 0.15 s later."""
+        """Start the workers now, without waiting: the first can speak about 25 ms later."""
         if not self._finalizer.alive:
             raise SpeechError("the speech engine was closed")
         while len(self._workers) < self.size:
             self._serial += 1
-            worker = _Worker(self._ctx, self._workdir, self._serial)
+            worker = _Worker(self._serial)
             self._workers.append(worker)  # first, so a Ctrl-C from here on still stops it
+            # One worker lists the voices (5-10 ms), the first started while they are unknown.
+            worker.asks_voices = self._voices is None and not any(
+                w.asks_voices for w in self._workers
+            )
             try:
-                worker.start()
-            except Exception:
+                worker.start(self._binding, fork=self.deterministic)
+            except Exception as exc:
                 self._workers.remove(worker)
-                worker.stop()
-                raise
+                _stop([worker])
+                raise SpeechError(f"the speech engine cannot start: {exc}") from exc
 
     def voices(self) -> tuple[VoiceInfo, ...]:
         """espeak-ng's voices, as reported by the first worker to start."""
@@ -569,7 +502,7 @@ class Pyttsx3Synthesizer:
     def _synthesize(self, texts: list[str], settings: Settings) -> Iterator[Clip]:
         voice = self.resolve_voice(settings.voice)
         rate = int(settings.rate)
-        volume = min(1.0, max(0.0, float(settings.volume)))
+        volume = int(round(100 * min(1.0, max(0.0, float(settings.volume))), 2))  # as pyttsx3
         results: dict[int, Clip | SpeechError] = {}
         pending: deque[_Task] = deque()
         for index, raw in enumerate(texts):
@@ -588,9 +521,16 @@ class Pyttsx3Synthesizer:
             for index in range(len(texts)):
                 while index not in results:
                     self._dispatch(pending, mine, voice, rate, volume)
+                    again: list[_Task] = []
                     for task, outcome in self._pump(self._wait_time()):
-                        if not task.abandoned:
+                        if task.abandoned:
+                            continue
+                        if outcome is None:
+                            again.append(task)
+                        else:
                             self._judge(task, outcome, rate, pending, results)
+                    pending.extendleft(reversed(again))
+                self._dispatch(pending, mine, voice, rate, volume)  # while the caller works
                 result = results.pop(index)
                 if isinstance(result, SpeechError):
                     raise result
@@ -600,23 +540,32 @@ class Pyttsx3Synthesizer:
                 task.abandoned = True  # a worker still speaking it will be heard and ignored
 
     def _dispatch(
-        self, pending: deque[_Task], mine: list[_Task], voice: str, rate: int, volume: float
+        self, pending: deque[_Task], mine: list[_Task], voice: str, rate: int, volume: int
     ) -> None:
         self.start()
-        for worker in self._workers:
-            if not pending:
-                return
-            if worker.task is None:
-                task = worker.task = pending.popleft()
+        for slot in range(self.QUEUE):  # one task to every worker first, then a second
+            for worker in self._workers:
+                if not pending:
+                    return
+                if len(worker.tasks) > slot:
+                    continue
+                task = pending.popleft()
                 self._task_ids += 1
                 task.id = self._task_ids
                 mine.append(task)
-                startup = 0.0 if worker.ready else self.startup_timeout
-                budget = self.timeout + len(task.text) / 1000 + startup
-                worker.deadline = time.monotonic() + budget
-                message = (task.id, task.text, voice, self._rate_for(task, rate), volume)
-                with contextlib.suppress(OSError):  # a dead worker: `_pump` reports the crash
-                    worker.conn.send(message)
+                if not worker.tasks:
+                    worker.deadline = self._deadline(worker, task)
+                worker.tasks.append(task)
+                voice_data, text_data = voice.encode(), task.text.encode()
+                header = protocol.REQUEST.pack(
+                    task.id, self._rate_for(task, rate), volume, len(voice_data), len(text_data)
+                )
+                worker.send(header + voice_data + text_data)
+
+    def _deadline(self, worker: _Worker, task: _Task) -> float:
+        """When the worker must have spoken `task`, starting now (and starting up first)."""
+        startup = 0.0 if worker.ready else self.startup_timeout
+        return time.monotonic() + self.timeout + len(task.text) / 1000 + startup
 
     def _rate_for(self, task: _Task, rate: int) -> int:
         """The rate sent to the engine; a seam for tests that simulate a lost setting."""
@@ -647,76 +596,102 @@ class Pyttsx3Synthesizer:
         results[task.index] = outcome
 
     def _wait_time(self) -> float:
-        busy = [w.deadline for w in self._workers if w.task is not None]
+        busy = [w.deadline for w in self._workers if w.tasks]
         return max(0.0, min(busy) - time.monotonic()) if busy else 0.0
 
-    def _pump(self, timeout: float) -> list[tuple[_Task, Clip | SpeechError]]:
-        """Wait up to `timeout` for workers; return finished tasks, replace dead workers."""
-        done: list[tuple[_Task, Clip | SpeechError]] = []
-        by_conn: dict[object, _Worker] = {w.conn: w for w in self._workers}
-        by_sentinel: dict[object, _Worker] = {w.process.sentinel: w for w in self._workers}
-        ready = multiprocessing.connection.wait(
-            [w.conn for w in self._workers] + list(by_sentinel), timeout
-        )
+    def _pump(self, timeout: float) -> list[tuple[_Task, Clip | SpeechError | None]]:
+        """Wait up to `timeout` for workers; return finished tasks (None: to be sent again,
+        as the worker that had it died before starting it), and stop dead or late workers."""
+        done: list[tuple[_Task, Clip | SpeechError | None]] = []
+        by_fd = {w.from_worker: w for w in self._workers}
+        poller = select.poll()
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
         dead: list[_Worker] = []
-        for handle in ready:
-            worker = by_conn.get(handle)
-            if worker is None:
-                dead.append(by_sentinel[handle])
-                continue
-            try:
-                message = worker.conn.recv()
-            except (EOFError, OSError):
+        for fd, _ in poller.poll(max(0, math.ceil(timeout * 1000))):
+            worker = by_fd[fd]
+            messages = worker.receive()
+            if messages is None:
                 dead.append(worker)
                 continue
-            self._receive(worker, message, done)
+            for message in messages:
+                self._receive(worker, message, done)
         now = time.monotonic()
         for worker in list(self._workers):
-            if worker.task is not None and now > worker.deadline and worker not in dead:
-                task = worker.task
-                worker.stop(kill=True)
+            if worker.tasks and now > worker.deadline and worker not in dead:
+                task, *waiting = worker.tasks
                 self._workers.remove(worker)
+                _stop([worker], grace=0.0)
                 done.append(
                     (task, SpeechError(f"speech engine timed out speaking {_cue(task.text)}"))
                 )
-        for worker in dict.fromkeys(dead):
-            with contextlib.suppress(EOFError, OSError):
-                while worker.conn.poll():
-                    self._receive(worker, worker.conn.recv(), done)
-            worker.process.join(1.0)
-            report = worker.crash_report()
-            code = worker.process.exitcode
-            worker.stop(kill=True)
+                done += [(other, None) for other in waiting]
+        for worker in dead:
             self._workers.remove(worker)
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
-            why = f"{how}: {report}" if report else how
+            _stop([worker], release=False)
+            why = self._why(worker, worker.exit_code)
+            worker.release()
             if not worker.ready:  # not the text's fault, and a new worker would fail the same way
                 raise SpeechError(f"the speech engine cannot start ({why})")
-            if worker.task is not None:
-                message = f"speech engine crashed ({why}) speaking {_cue(worker.task.text)}"
-                done.append((worker.task, SpeechError(message)))
+            if worker.tasks:
+                task, *waiting = worker.tasks
+                error = f"speech engine crashed ({why}) speaking {_cue(task.text)}"
+                done.append((task, SpeechError(error)))
+                done += [(other, None) for other in waiting]
         return done
 
+    @staticmethod
+    def _why(worker: _Worker, code: int | None) -> str:
+        """How a worker or a clip ended: "signal 6: *** stack smashing detected ***"."""
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        report = worker.crash_report()
+        return f"{how}: {report}" if report else how
+
     def _receive(
-        self, worker: _Worker, message: tuple[Any, ...], done: list[tuple[_Task, Any]]
+        self,
+        worker: _Worker,
+        message: tuple[int, int, int, bytes],
+        done: list[tuple[_Task, Clip | SpeechError | None]],
     ) -> None:
-        kind = message[0]
-        if kind == "ready":
+        kind, task_id, value, payload = message
+        if kind == protocol.READY:
             worker.ready = True
-            self.startup_seconds.append(message[3])
-            if self._voices is None:
-                self._voices = tuple(VoiceInfo(i, n, tuple(ls)) for i, n, ls in message[1])
-            if worker.task is not None:
-                worker.deadline = time.monotonic() + self.timeout + len(worker.task.text) / 1000
-        elif kind == "failed":
-            raise SpeechError(f"the speech engine cannot start: {message[1]}")
-        elif worker.task is not None and message[1] == worker.task.id:
-            task, worker.task, worker.deadline = worker.task, None, math.inf
-            if kind == "clip":
-                done.append((task, Clip(message[2], message[3])))
-            else:
-                error = f"speech engine failed speaking {_cue(task.text)}: {message[2]}"
+            self.startup_seconds.append(time.monotonic() - worker.spawned)
+            records = payload.decode("utf-8", "replace").split(protocol.RECORD)
+            if self._voices is None and len(records) > 1:
+                fields = [record.split(protocol.FIELD) for record in records[1:]]
+                self._voices = tuple(
+                    VoiceInfo(i, n, (lang,) if lang else ()) for i, n, lang in fields
+                )
+            if worker.tasks:
+                worker.deadline = self._deadline(worker, worker.tasks[0])
+        elif kind == protocol.FAILED:
+            raise SpeechError(f"the speech engine cannot start: {payload.decode(errors='replace')}")
+        elif worker.tasks and task_id == worker.tasks[0].id:
+            task = worker.tasks.popleft()
+            worker.deadline = self._deadline(worker, worker.tasks[0]) if worker.tasks else math.inf
+            if kind == protocol.CLIP:
+                done.append((task, Clip(_little_endian(payload), value)))
+            elif value != 0:  # the clip's process died
+                error = (
+                    f"speech engine crashed ({self._why(worker, value)}) speaking {_cue(task.text)}"
+                )
                 done.append((task, SpeechError(error)))
+            else:
+                reason = payload.decode("utf-8", "replace")
+                error = f"speech engine failed speaking {_cue(task.text)}: {reason}"
+                done.append((task, SpeechError(error)))
+
+
+def _little_endian(pcm: bytes) -> bytes:
+    """espeak-ng's samples are in the machine's byte order; a Clip's are little-endian."""
+    if sys.byteorder == "little":
+        return pcm
+    import array
+
+    samples = array.array("h", pcm)
+    samples.byteswap()
+    return samples.tobytes()
 
 
 # --- A fake engine for tests ------------------------------------------------------------------
@@ -743,6 +718,9 @@ class FakeSynthesizer:
     @staticmethod
     def clip(text: str, settings: Settings) -> Clip:
         """The clip `synthesize` yields for `text`."""
+        import array
+        import hashlib
+
         frames = estimate_ms(text, settings.rate) * SAMPLE_RATE // 1000
         period = 40 + hashlib.sha256(settings.voice.encode()).digest()[0] % 24
         amplitude = 12000 * min(1.0, max(0.0, settings.volume))
