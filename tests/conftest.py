@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voiceguide.cli import main
+from voiceguide.clip import SAMPLE_RATE
 
 from .audio_device import audio_device as audio_device
 
@@ -71,3 +74,27 @@ def isolated_config(
 ) -> None:
     """Each test gets a config of its own."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+def decode(path: Path) -> np.ndarray:
+    """The audio as ffmpeg (a decoder we did not write) reads it; fails on any decode error."""
+    result = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    assert result.stderr == b"", result.stderr.decode(errors="replace")
+    return np.frombuffer(result.stdout, dtype="<i2")

@@ -13,32 +13,10 @@ from voiceguide.clip import SAMPLE_RATE
 from voiceguide.render import Renderer, render
 from voiceguide.timeline import Timeline, ms_to_samples
 
-from .conftest import ROUTINES
+from .conftest import ROUTINES, decode
 
 SHORT = str(ROUTINES / "short.toml")
 pytestmark = pytest.mark.speech
-
-
-def decode(path: Path) -> np.ndarray:
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(out, dtype="<i2")
 
 
 def probe(path: Path) -> dict:

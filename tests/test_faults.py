@@ -28,7 +28,7 @@ from voiceguide.compiler import cue_texts
 from voiceguide.language import read_routine
 from voiceguide.timeline import ms_to_samples
 
-from .conftest import ROUTINES
+from .conftest import ROUTINES, decode
 
 SHORT = ROUTINES / "short.toml"
 SOURCE = Path(__file__).resolve().parents[1]
@@ -144,30 +144,6 @@ def assert_no_scratch_left(tmp_path: Path) -> None:
 
 def clips(tmp_path: Path) -> Path:
     return tmp_path / "cache" / "voiceguide" / "clips"
-
-
-def decode(path: Path) -> np.ndarray:
-    """The audio as ffmpeg (a decoder we did not write) reads it; fails on any decode error."""
-    result = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    )
-    assert result.stderr == b"", result.stderr.decode(errors="replace")
-    return np.frombuffer(result.stdout, dtype="<i2")
 
 
 def show_duration(env: dict[str, str], cwd: Path, routine: Path) -> int:
