@@ -36,7 +36,6 @@ VOICE = click.option(
     default=None,
     help="Voice id, name or language (see 'voiceguide voices'). Default: en-us.",
 )
-ROUTINE_HELP = "ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file."
 
 
 def _clock(ms: int) -> str:
