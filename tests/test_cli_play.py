@@ -35,36 +35,60 @@ def no_device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reached
 
 
+@pytest.fixture
+def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """api.playing with a sound device: a player that plays nothing; records what ran."""
+    played: list[str] = []
+
+    class Player:
+        def run(self, *_: object) -> None:
+            played.append("run")
+
+    @contextlib.contextmanager
+    def playing(routine: str, **_: object) -> Iterator[Player]:
+        played.append(routine)
+        yield Player()
+
+    monkeypatch.setattr(api, "playing", playing)
+    return played
+
+
 def answer(monkeypatch: pytest.MonkeyPatch, *answers: str) -> None:
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     replies = iter(answers)
     monkeypatch.setattr("click.termui.visible_prompt_func", lambda *_: next(replies))
 
 
-def test_any_yes_explains_why_and_does_not_play(run, monkeypatch, no_device) -> None:
+def test_any_yes_explains_why_and_does_not_play(run, monkeypatch, device) -> None:
     answer(monkeypatch, "n", "n", "y", "n", "n", "n")
     result = run("play", SHORT)
     assert result.status == 1
     assert "surgery" in result.out and "physical therapist" in result.out
-    assert no_device == [] and "screened" not in read_config()
+    assert device == [SHORT], "never played" and "screened" not in read_config()
 
 
-def test_all_no_is_remembered_and_then_plays(run, monkeypatch, no_device) -> None:
-    answer(monkeypatch, *["n"] * len(QUESTIONS))
+def test_all_no_is_remembered_and_then_plays(run, monkeypatch, device) -> None:
+    answer(monkeypatch, *["n"] * len(QUESTIONS), "")  # and Enter to begin
     result = run("play", SHORT)
-    assert no_device == [SHORT]
+    assert result.status == 0, result.err
+    assert device == [SHORT, "run"]
     assert read_config()["screened"] is True
     monkeypatch.setattr(cli, "_interactive", lambda: False)
-    assert run("play", SHORT).status == 1 and no_device == [SHORT, SHORT]
-    assert result.err.count("\n") == 1
+    assert run("play", SHORT).status == 0 and device == [SHORT, "run", SHORT, "run"]
 
 
-def test_without_a_terminal_the_questions_need_yes(run, no_device) -> None:
+def test_without_a_terminal_the_questions_need_yes(run, device) -> None:
     result = run("play", SHORT)
     assert result.status == 2
     assert "safety questions" in result.err and "--yes" in result.err
-    assert no_device == []
-    assert run("play", SHORT, "--yes").status == 1 and no_device == [SHORT]
+    assert device == [SHORT], "never played"
+    assert run("play", SHORT, "--yes").status == 0 and device[-1] == "run"
+
+
+def test_no_device_needs_no_questions_to_export_instead(run, no_device, tmp_path: Path) -> None:
+    result = run("play", SHORT)
+    assert result.status == 1 and "voiceguide export" in result.err
+    assert "safety questions" not in result.err and no_device == [SHORT]
 
 
 def test_no_device_is_one_line_suggesting_export(run, no_device) -> None:

@@ -197,8 +197,6 @@ def play(
     """
     from . import terminal
 
-    if not yes:
-        _screen()
     with contextlib.ExitStack() as stack:
         try:
             player = stack.enter_context(api.playing(routine, rate=rate, voice=voice))
@@ -211,6 +209,8 @@ def play(
             click.echo(f"{exc}; exporting instead", err=True)
             _export_instead(routine, else_export, rate, voice)
             return
+        if not yes:  # asked only when there is something to play on
+            _screen()
         if _interactive():  # the opening is being synthesized meanwhile
             click.echo(
                 "Lie down, close your eyes, and listen. Keys: space pause, n next, "
