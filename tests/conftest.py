@@ -31,16 +31,20 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
     def run(*args: str) -> Result:
         capsys.readouterr()
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        else:
-            status = 0
+        status = exit_status(*args)
         captured = capsys.readouterr()
         return Result(status, captured.out, captured.err)
 
     return run
+
+
+def exit_status(*args: str) -> int:
+    """Run `voiceguide ARGS...` in this process; its exit status."""
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
 
 
 @pytest.fixture

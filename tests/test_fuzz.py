@@ -30,7 +30,6 @@ from hypothesis import HealthCheck, currently_in_test_context, event, example, g
 from hypothesis import strategies as st
 
 from voiceguide import api, sounds
-from voiceguide.cli import main
 from voiceguide.compiler import MAX_ROUTINE_MS, compile_routine, cue_texts
 from voiceguide.errors import RoutineError
 from voiceguide.language import (
@@ -45,7 +44,7 @@ from voiceguide.language import (
 )
 from voiceguide.speech import estimate_ms
 
-from .conftest import ROUTINES
+from .conftest import ROUTINES, exit_status
 
 EXAMPLES = int(os.environ.get("VOICEGUIDE_FUZZ_EXAMPLES", "300"))
 """Examples for all the property tests together, shared out by `budget`."""
@@ -94,12 +93,7 @@ def cli(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     started = time.monotonic()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else 1
-        else:
-            status = 0
+        status = exit_status(*args)
     seconds = time.monotonic() - started
     assert seconds < SLOW_SECONDS, f"voiceguide {' '.join(args)[:80]} took {seconds:.1f} s"
     return status, out.getvalue(), err.getvalue()
