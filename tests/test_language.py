@@ -216,6 +216,7 @@ def test_a_routine_may_bring_its_own_wav_from_its_folder(routine_file, tmp_path:
         ("missing.wav", "is not a sound we can play: No such file or directory"),
         ("text.wav", "is not a sound we can play: not a WAV file"),
         ("float.wav", "is not a sound we can play: expected 16-bit"),
+        ("cut.wav", "is not a sound we can play: truncated"),
     ],
 )
 def test_own_sounds_outside_the_folder_or_not_audio_are_refused(
@@ -228,6 +229,8 @@ def test_own_sounds_outside_the_folder_or_not_audio_are_refused(
     _wav(outside / "outside.wav")
     (tmp_path / "escape.wav").symlink_to(outside / "outside.wav")
     (tmp_path / "text.wav").write_text("not audio at all")
+    whole = _wav(tmp_path / "whole.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
     with wave.open(str(tmp_path / "float.wav"), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(1)

@@ -72,6 +72,8 @@ def load_file(path: Path) -> Clip:
             pcm = w.readframes(frames)
     except (wave.Error, EOFError) as exc:
         raise ValueError(f"not a WAV file ({exc})") from exc
+    if len(pcm) != frames * channels * 2:
+        raise ValueError(f"truncated: {len(pcm) // (2 * channels)} of {frames} frames")
     if channels == 1 and rate == SAMPLE_RATE:
         return Clip(pcm)
     import numpy as np
