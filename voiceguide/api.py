@@ -7,8 +7,10 @@ timeline = api.compile("upper-back", rate=120)
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from .render import Samples
     from .sink import Clock, Sink
     from .speech import Synthesizer
+
+_log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """Called with (stage, done, total): stage "speech" counts clips, "audio" milliseconds."""
@@ -41,17 +45,40 @@ class Entry:
 
 
 def settings_for(
-    routine: Routine, *, rate: int | None = None, voice: str | None = None
+    routine: Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
 ) -> Settings:
-    return resolve_settings(
-        rate=rate, voice=voice, routine_rate=routine.rate, routine_voice=routine.voice
+    """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
+    settings = resolve_settings(
+        rate=rate,
+        voice=voice,
+        routine_rate=routine.rate,
+        routine_voice=routine.voice,
+        engine=engine_name,
+        routine_engine=routine.engine,
     )
+    return replace(settings, engine=_choose(settings.engine, settings.voice))
+
+
+@functools.cache
+def _choose(requested: str | None, voice: str) -> str:
+    """The engine that speaks; why it is not the one asked for is said once, as a warning."""
+    from .speech import choose
+
+    name, warning = choose(requested, voice)
+    if warning:
+        _log.warning(warning)
+    return name
 
 
 def estimate(settings: Settings) -> SpeechMs:
-    from .estimate import estimate_ms
+    """The engine's length model at the settings' rate: no synthesis."""
+    from .speech import length_model
 
-    return lambda text: estimate_ms(text, settings.rate)
+    return length_model(settings.engine or "natural", settings.rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +99,17 @@ def compile(
     *,
     rate: int | None = None,
     voice: str | None = None,
+    engine_name: str | None = None,
     estimate_only: bool = False,
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to."""
     routine = _load(routine)
     if estimate_only:
-        return compile_routine(routine, estimate(settings_for(routine, rate=rate, voice=voice)))
-    return prepare(routine, rate=rate, voice=voice).timeline
+        return compile_routine(
+            routine,
+            estimate(settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)),
+        )
+    return prepare(routine, rate=rate, voice=voice, engine_name=engine_name).timeline
 
 
 def prepare(
@@ -86,15 +117,16 @@ def prepare(
     *,
     rate: int | None = None,
     voice: str | None = None,
+    engine_name: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
 ) -> Prepared:
     """Synthesize every cue (cached clips first), then compile against the real clip lengths."""
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice)
+    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
     texts = cue_texts(routine)
     clips: dict[str, Clip] = {}
-    with _engine(engine) as synthesizer:
+    with _engine(engine, settings) as synthesizer:
         for text, clip in zip(texts, synthesizer.synthesize(texts, settings), strict=True):
             clips[text] = clip
             if progress is not None:
@@ -104,16 +136,18 @@ def prepare(
 
 
 @contextlib.contextmanager
-def _engine(engine: Synthesizer | None, workers: int | None = None) -> Iterator[Synthesizer]:
+def _engine(
+    engine: Synthesizer | None, settings: Settings, workers: int | None = None
+) -> Iterator[Synthesizer]:
     """The given engine, or the real one behind the clip cache (its workers start only on a
     cache miss, and stop when the work is done)."""
     if engine is not None:
         yield engine
         return
     from .cache import CachedSynthesizer, ClipCache
-    from .speech import Pyttsx3Synthesizer
+    from .speech import open_engine
 
-    with Pyttsx3Synthesizer(workers) as real:
+    with open_engine(settings.engine or "natural", workers) as real:
         yield CachedSynthesizer(real, ClipCache())
 
 
@@ -123,6 +157,7 @@ def export(
     *,
     rate: int | None = None,
     voice: str | None = None,
+    engine_name: str | None = None,
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
@@ -132,7 +167,14 @@ def export(
 
     exporter.check_targets(audio, transcript)
     _preload("numpy", "soundfile")
-    prepared = prepare(routine, rate=rate, voice=voice, progress=progress, engine=engine)
+    prepared = prepare(
+        routine,
+        rate=rate,
+        voice=voice,
+        engine_name=engine_name,
+        progress=progress,
+        engine=engine,
+    )
     from .render import Renderer
 
     timeline = prepared.timeline
@@ -196,6 +238,7 @@ def playing(
     *,
     rate: int | None = None,
     voice: str | None = None,
+    engine_name: str | None = None,
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
@@ -210,11 +253,14 @@ def playing(
     from .sink import SimpleaudioSink, SystemClock
 
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice)
+    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
-    with _engine(engine) as synthesizer, _engine(engine, workers=1) as confirmations:
+    with (
+        _engine(engine, settings) as synthesizer,
+        _engine(engine, settings, workers=1) as confirmations,
+    ):
         expected = compile_routine(routine, estimate(settings)).duration
         program = Program(routine.title, expected_ms=expected)
         _background(_produce, routine, settings, synthesizer, program)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import api
-from .config import RATE_MAX, RATE_MIN
+from .config import ENGINES, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .timeline import Timeline
 
@@ -35,6 +35,14 @@ VOICE = click.option(
     "--voice",
     default=None,
     help="Voice id, name or language (see 'voiceguide voices'). Default: en-us.",
+)
+
+ENGINE = click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=None,
+    help="Speech engine: natural (the default for English), espeak (fast, 130 languages) or "
+    "system (your platform's voices). Default: the routine's, your config's, or natural.",
 )
 
 
@@ -83,19 +91,29 @@ def list_() -> None:
 @click.argument("routine")
 @RATE
 @VOICE
+@ENGINE
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option(
     "--estimate",
     is_flag=True,
     help="Estimate speech lengths from word counts instead of synthesizing (fast).",
 )
-def show(routine: str, rate: int | None, voice: str | None, as_json: bool, estimate: bool) -> None:
+def show(
+    routine: str,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
+    as_json: bool,
+    estimate: bool,
+) -> None:
     """Show the compiled timeline of ROUTINE: time, kind, text, technique.
 
     ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
     Speech lengths are those of the real synthesized clips unless --estimate is given.
     """
-    timeline = api.compile(routine, rate=rate, voice=voice, estimate_only=estimate)
+    timeline = api.compile(
+        routine, rate=rate, voice=voice, engine_name=engine, estimate_only=estimate
+    )
     _warn(timeline)
     if as_json:
         click.echo(timeline.dumps())
@@ -156,8 +174,14 @@ def check(files: Sequence[str]) -> None:
 )
 @RATE
 @VOICE
+@ENGINE
 def export(
-    routine: str, output: Path, transcript: Path | None, rate: int | None, voice: str | None
+    routine: str,
+    output: Path,
+    transcript: Path | None,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
 
@@ -165,7 +189,13 @@ def export(
     """
     with _progress() as progress:
         timeline = api.export(
-            routine, output, rate=rate, voice=voice, transcript=transcript, progress=progress
+            routine,
+            output,
+            rate=rate,
+            voice=voice,
+            engine_name=engine,
+            transcript=transcript,
+            progress=progress,
         )
     _warn(timeline)
     click.echo(
@@ -178,6 +208,7 @@ def export(
 @click.argument("routine", default="upper-back")
 @RATE
 @VOICE
+@ENGINE
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--else-export",
@@ -186,7 +217,12 @@ def export(
     help="With no sound device, export to this file (and a .vtt transcript) instead.",
 )
 def play(
-    routine: str, rate: int | None, voice: str | None, yes: bool, else_export: Path | None
+    routine: str,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
+    yes: bool,
+    else_export: Path | None,
 ) -> None:
     """Play ROUTINE aloud (default: upper-back), hands-free.
 
@@ -199,7 +235,9 @@ def play(
 
     with contextlib.ExitStack() as stack:
         try:
-            player = stack.enter_context(api.playing(routine, rate=rate, voice=voice))
+            player = stack.enter_context(
+                api.playing(routine, rate=rate, voice=voice, engine_name=engine)
+            )
         except AudioDeviceError as exc:
             if else_export is None:
                 raise AudioDeviceError(
@@ -207,7 +245,7 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice)
+            _export_instead(routine, else_export, rate, voice, engine)
             return
         if not yes:  # asked only when there is something to play on
             _screen()
@@ -222,10 +260,20 @@ def play(
         player.run(read_key, terminal.status_printer())
 
 
-def _export_instead(routine: str, audio: Path, rate: int | None, voice: str | None) -> None:
+def _export_instead(
+    routine: str, audio: Path, rate: int | None, voice: str | None, engine: str | None
+) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
-        api.export(routine, audio, rate=rate, voice=voice, transcript=transcript, progress=progress)
+        api.export(
+            routine,
+            audio,
+            rate=rate,
+            voice=voice,
+            engine_name=engine,
+            transcript=transcript,
+            progress=progress,
+        )
     click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
 
 
@@ -265,12 +313,19 @@ def _screen() -> None:
 
 
 @cli.command()
-def voices() -> None:
-    """List the voices --voice accepts: id, name and language."""
-    from .speech import list_voices
+@click.option("--engine", type=click.Choice(ENGINES), default=None, help="Only this engine's.")
+def voices(engine: str | None) -> None:
+    """List the voices --voice accepts, engine by engine: id, name and languages."""
+    from .speech import list_voices, unavailable
 
-    for v in list_voices():
-        click.echo(f"{v.id:<28} {v.name:<32} {', '.join(v.languages)}")
+    for name in [engine] if engine else ENGINES:
+        reason = unavailable(name)
+        if reason:
+            click.echo(f"{name}: not available here ({reason})")
+            continue
+        click.echo(f"{name}:")
+        for v in list_voices(name):
+            click.echo(f"  {v.id:<28} {v.name:<44} {', '.join(v.languages)}")
 
 
 @cli.group()

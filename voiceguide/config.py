@@ -11,6 +11,8 @@ from .errors import Problem, RoutineError
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
+ENGINES = ("natural", "espeak", "system")
+"""The speech engines, in the order a default is looked for (see `speech`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,8 @@ class Settings:
     rate: int = DEFAULT_RATE
     voice: str = DEFAULT_VOICE
     volume: float = 1.0
+    engine: str | None = None
+    """The speech engine asked for (command line, routine, config); None: the default."""
 
 
 def config_dir() -> Path:
@@ -53,6 +57,8 @@ def resolve_settings(
     voice: str | None = None,
     routine_rate: int | None = None,
     routine_voice: str | None = None,
+    engine: str | None = None,
+    routine_engine: str | None = None,
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
@@ -83,9 +89,19 @@ def resolve_settings(
         problems.append(
             Problem(str(config_path()), "volume", f"must be a number in (0, 1], got {cfg_volume!r}")
         )
+    cfg_engine = config.get("engine")
+    if cfg_engine is not None and cfg_engine not in ENGINES:
+        problems.append(
+            Problem(
+                str(config_path()),
+                "engine",
+                f"must be one of {', '.join(ENGINES)}, got {cfg_engine!r}",
+            )
+        )
     if problems:
         raise RoutineError(problems)
     return Settings(
+        engine=engine or routine_engine or (cfg_engine if isinstance(cfg_engine, str) else None),
         rate=rate or routine_rate or (cfg_rate if isinstance(cfg_rate, int) else DEFAULT_RATE),
         voice=voice
         or routine_voice

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import RATE_MAX, RATE_MIN
+from .config import ENGINES, RATE_MAX, RATE_MIN
 from .errors import Problem, RoutineError, UsageError
 
 LIBRARY = Path(__file__).parent / "library"
@@ -88,6 +88,7 @@ class Routine:
     summary: str | None = None
     rate: int | None = None
     voice: str | None = None
+    engine: str | None = None
     transition_ms: int = DEFAULT_TRANSITION_MS
 
 
@@ -171,6 +172,12 @@ def _sound(value: object) -> str:
     return name
 
 
+def _engine(value: object) -> str:
+    if not isinstance(value, str) or value not in ENGINES:
+        raise _Bad(f"must be one of {', '.join(ENGINES)}, got {_found(value)}")
+    return value
+
+
 def _sides(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not 1 <= len(value) <= 4:
         raise _Bad(f"must be a list of 1 to 4 side names, {_found(value)}")
@@ -213,6 +220,7 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("summary", _text, False),
     ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
     ("voice", lambda v: _text(v, 100), False),
+    ("engine", _engine, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),
 )
@@ -505,6 +513,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         summary=values.get("summary"),
         rate=values.get("rate"),
         voice=values.get("voice"),
+        engine=values.get("engine"),
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )
 

@@ -1,65 +1,9 @@
-"""Speech: the Synthesizer interface, the pyttsx3/espeak-ng engine, and a fake for tests.
+"""espeak-ng: the fastest engine, and the one for its 130 other languages.
 
-What `--rate` means. pyttsx3's rate is espeak-ng's nominal words per minute; what you hear
-differs. Measured with espeak-ng 1.51, voice en-us, on 423 words of cue text (40 cues
-read as one text, so the pauses at commas and full stops count):
-
-    nominal rate     60   80  100  150  200  250  300  400
-    effective wpm    83   83   99  152  207  263  322  442
-
-espeak-ng clamps rates below 80 to 80, so 60 and 80 sound the same.
-
-Why the engine is wrapped the way it is (pyttsx3 2.99, espeak-ng 1.51 on Linux, all measured):
-
-- Only pyttsx3's ctypes binding of espeak-ng (`pyttsx3/drivers/_espeak.py`) is used, not its
-  engine loop, which was slow and racy: `runAndWait()` sleeps 10 ms per run; it cancels
-  espeak-ng's pending queue, settings included (78 of 200 clips came out at the wrong rate
-  until every setting was waited out), and leaves a flag behind that cancels the *next*
-  utterance; it returns before its WAV file is written; only the last `save_to_file` of a
-  run is spoken; and each prints a line to stdout. Instead a worker initializes espeak-ng
-  for synchronous output (`AUDIO_OUTPUT_SYNCHRONOUS`): `espeak_Synth` returns once the whole
-  text has gone through a callback that copies the samples into memory, and
-  `espeak_SetParameter` (rate, volume) and `espeak_SetVoiceByName` take effect at once, with
-  no queue to race, so those races are gone at their root. The clip format is the rate
-  `espeak_Initialize` returns (22050 Hz), mono 16-bit. One process speaks the 63 cues of
-  upper-back in about 0.25 s this way (4 ms each), no temporary files.
-- espeak-ng crashes on some texts (`"s'" * 220` smashes its stack; CVE-2023-49990..49994),
-  so synthesis runs in worker processes, with a timeout: a crash costs one cue (a
-  SpeechError naming it) and a new worker, not the program. A worker is a small script
-  (`_worker.py`, run as `python -I -S`) that imports little beyond ctypes, and loads the
-  binding from its file so that the pyttsx3 package and its engine are not imported: it is
-  ready in about 20 ms, where a multiprocessing "spawn" child that imported all of this
-  module took 0.13 s (and multiprocessing started its resource tracker too, a third
-  interpreter on two cores). Workers are started with `posix_spawn` (Ctrl-C and SIGTERM held
-  back meanwhile) and speak a small binary protocol on their stdin and stdout; a worker's
-  fd 1 is otherwise /dev/null, and its stderr an anonymous file, quoted when it dies
-  ("*** stack smashing detected ***"). Each worker has up to two texts in hand, so it starts
-  the next while the caller caches the last. They are stopped all at once: end of input
-  makes an idle one exit at once, a busy one is killed.
-- espeak-ng carries state from one text to the next within a process: the same text comes
-  out a few samples different every time, and up to 4% longer or shorter depending on the
-  text spoken before (the command line, one process per call, is deterministic). The main
-  carrier is the phase of its pitch "flutter", a static counter in wavegen.c that only
-  start-up resets; neither espeak_Cancel, espeak_Synchronize nor setting the voice again
-  resets it (a voice variant without flutter comes out nearly the same every time). Setting
-  voices moves the state on too: some 75 voice changes later, every clip comes out a little
-  different. With `deterministic=True` a worker forks a fresh child for each clip from a
-  state in which espeak-ng has only been initialized, and the child sets voice, rate and
-  volume and speaks: every clip then depends only on its text, voice, rate and volume, and
-  equals what the command line writes, bit for bit. That costs about 3 ms of CPU a clip
-  (the fork, the pages it copies, its exit): 63 cues take 0.25 s instead of 0.13 s on two
-  cores, a quarter more for a cold export. So it is off by default, and only cached clips
-  are bit-for-bit repeatable. Forking is safe here (it hung after `pyttsx3.init()`):
-  espeak-ng's one other thread is idle in synchronous mode, waiting with no lock held.
-- Every clip's length is checked against `duration_band` (a model of length from text and
-  rate, fitted to 1,168 clips of 110 texts in 5 voices): a clip at a lost setting is retried
-  once, then rejected. A retry that comes out the same length as the first attempt (within
-  8%) is espeak-ng's stable answer for an unusual text (a URL, acronyms) and is accepted.
-- Control characters never reach espeak-ng (byte 0x01 starts an embedded command such as a
-  speed change) and the SSML and phoneme flags are forced off, so markup is read as text.
-- Only what the engine needs is imported: the duration model and text cleaning live in
-  `estimate`, so `voiceguide list` and `show --estimate` never import this module; pyttsx3's
-  version is read from its dist-info folder's name, not with importlib.metadata.
+pyttsx3's ctypes binding of espeak-ng, in small posix_spawn'ed worker processes
+(`_espeak_worker.py`) that synthesize synchronously into shared memory; a crash or hang costs
+one cue, never the program. Why it is built this way, measured: docs/espeak-engine.md.
+POSIX only; on Windows the `natural` and `system` engines speak.
 """
 
 from __future__ import annotations
@@ -75,85 +19,19 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
 
-from . import _worker as protocol
-from .clip import SAMPLE_RATE, Clip
-from .config import Settings
-from .errors import SpeechError, UsageError
-from .estimate import BAND as BAND
-from .estimate import MAX_CHARS as MAX_CHARS
-from .estimate import RATE_FLOOR as RATE_FLOOR
-from .estimate import SHORT_BAND as SHORT_BAND
-from .estimate import clean_text as clean_text
-from .estimate import duration_band as duration_band
-from .estimate import estimate_ms as estimate_ms
-from .estimate import is_plausible as is_plausible
+from ..clip import Clip
+from ..config import Settings
+from ..errors import SpeechError
+from ..estimate import MAX_CHARS, clean_text, duration_band, is_plausible
+from . import _espeak_worker as protocol
+from .base import VoiceInfo, resolve_voice
+from .base import cue as _cue
+from .rates import CALIBRATIONS, FINISH
 
-
-@dataclass(frozen=True, slots=True)
-class VoiceInfo:
-    id: str
-    """espeak-ng's identifier, e.g. "gmw/en-US": what `resolve_voice` returns."""
-    name: str
-    languages: tuple[str, ...]
-
-
-class Synthesizer(Protocol):
-    """Turns cue texts into clips; the renderer and player depend on nothing else."""
-
-    @property
-    def engine_id(self) -> str:
-        """Names the engine and its version, so cached clips of another engine are not reused."""
-        ...
-
-    def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
-        """One clip per text, in order, each yielded as soon as it and those before it are done."""
-        ...
-
-
-def _cue(text: str) -> str:
-    """A cue as an error message names it: its start, quoted."""
-    text = clean_text(text)
-    return repr(text if len(text) <= 40 else text[:40] + "...")
-
-
-# --- Voices -------------------------------------------------------------------------------
-
-
-def resolve_voice(name: str, voices: Sequence[VoiceInfo] | None = None) -> str:
-    """The voice id for an id ("gmw/en-US"), name ("English (America)") or language ("en-us").
-
-    Case-insensitive. Raises UsageError listing close matches: espeak-ng itself silently
-    keeps the previous voice when given one it does not know.
-    """
-    voices = list_voices() if voices is None else voices
-    wanted = name.strip().casefold()
-    for matches in (
-        lambda v: v.id.casefold() == wanted,
-        lambda v: v.name.casefold() == wanted,
-        lambda v: wanted in (lang.casefold() for lang in v.languages),
-        lambda v: v.id.rsplit("/", 1)[-1].casefold() == wanted,
-    ):
-        for voice in voices:
-            if matches(voice):
-                return voice.id
-    import difflib
-
-    known = {label.casefold(): label for v in voices for label in (v.id, v.name, *v.languages)}
-    close = [known[c] for c in difflib.get_close_matches(wanted, list(known), n=5, cutoff=0.6)]
-    if close:
-        raise UsageError(f"unknown voice {name!r}; close matches: {', '.join(close)}")
-    raise UsageError(f"unknown voice {name!r}; none of the {len(voices)} voices is close")
-
-
-@functools.cache
-def list_voices() -> tuple[VoiceInfo, ...]:
-    """Every espeak-ng voice, read in a worker process (costs a worker start, then cached)."""
-    with Pyttsx3Synthesizer(workers=1) as engine:
-        return engine.voices()
-
+SAME_MS = 60
+"""A retry this close to the first attempt (or within 8%) is espeak-ng's stable answer."""
 
 # --- What the engine is made of -----------------------------------------------------------
 
@@ -202,7 +80,7 @@ def _pyttsx3() -> tuple[str, str]:
 def _engine_id() -> str:
     """The engine's id, "pyttsx3-2.99/espeak-ng-1.51": what produced a clip, for cache keys."""
     version = _espeak_version()  # first: a missing espeak-ng is the likelier problem
-    return f"pyttsx3-{_pyttsx3()[0]}/espeak-ng-{version}"
+    return f"espeak/pyttsx3-{_pyttsx3()[0]}/espeak-ng-{version}/{FINISH}"
 
 
 # --- The engine, seen from the parent -----------------------------------------------------
@@ -411,7 +289,7 @@ def _shutdown(workers: list[_Worker]) -> None:
     workers.clear()
 
 
-class Pyttsx3Synthesizer:
+class EspeakEngine:
     """The real engine: espeak-ng, through pyttsx3's binding, in a small pool of worker
     processes.
 
@@ -419,6 +297,7 @@ class Pyttsx3Synthesizer:
     live until `close()`. One `synthesize` at a time; not thread-safe.
     """
 
+    name = "espeak"
     QUEUE = 2
     """Tasks sent to a worker at a time: it starts the next as soon as it has sent a clip,
     while the caller is still busy with the last one (caching it, say)."""
@@ -453,7 +332,7 @@ class Pyttsx3Synthesizer:
         self._voices: tuple[VoiceInfo, ...] | None = None
         self._finalizer = weakref.finalize(self, _shutdown, self._workers)
 
-    def __enter__(self) -> Pyttsx3Synthesizer:
+    def __enter__(self) -> EspeakEngine:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -493,9 +372,24 @@ class Pyttsx3Synthesizer:
         return self._voices
 
     def resolve_voice(self, name: str) -> str:
-        return resolve_voice(name, self.voices())
+        return resolve_voice(name, self.voices(), self.name)
 
     def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+        """Finished clips at `settings.rate` words per minute heard (see `rates`)."""
+        nominal, factor = CALIBRATIONS["espeak"].control(settings.rate)
+        raw = self.raw(texts, replace(settings, rate=int(nominal)))
+        return self._finished(raw, factor)
+
+    @staticmethod
+    def _finished(raw: Iterator[Clip], factor: float) -> Iterator[Clip]:
+        from .finish import finish, pcm16_floats
+
+        for clip in raw:
+            yield finish(pcm16_floats(clip.pcm), clip.sample_rate, factor) if clip.pcm else clip
+
+    def raw(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+        """espeak-ng's own clips, `settings.rate` being its nominal rate: untrimmed, as the
+        command line writes them."""
         self.start()  # workers start while the caller gets on with other things
         return self._synthesize(list(texts), settings)
 
@@ -586,7 +480,7 @@ class Pyttsx3Synthesizer:
                 self.retries += 1
                 pending.appendleft(_Task(task.index, task.text, attempt=1, first_ms=got))
                 return
-            if abs(got - task.first_ms) > 0.08 * task.first_ms:
+            if abs(got - task.first_ms) > max(0.08 * task.first_ms, SAME_MS):
                 low, high = duration_band(task.text, rate)
                 outcome = SpeechError(
                     f"speech engine produced a wrong clip twice for {_cue(task.text)}: "
@@ -694,40 +588,12 @@ def _little_endian(pcm: bytes) -> bytes:
     return samples.tobytes()
 
 
-# --- A fake engine for tests ------------------------------------------------------------------
-
-
-class FakeSynthesizer:
-    """A deterministic stand-in for tests: no processes, no espeak-ng.
-
-    Each clip is a tone lasting `estimate_ms(text, rate)`, so timing code sees realistic
-    lengths; the voice picks the pitch and the volume the loudness, so they change the audio.
-    `calls` records every batch it was asked for (what a cache sent on, for instance).
-    """
-
-    engine_id = "fake-1"
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
-        batch = tuple(texts)
-        self.calls.append(batch)
-        return (self.clip(text, settings) for text in batch)
-
-    @staticmethod
-    def clip(text: str, settings: Settings) -> Clip:
-        """The clip `synthesize` yields for `text`."""
-        import array
-        import hashlib
-
-        frames = estimate_ms(text, settings.rate) * SAMPLE_RATE // 1000
-        period = 40 + hashlib.sha256(settings.voice.encode()).digest()[0] % 24
-        amplitude = 12000 * min(1.0, max(0.0, settings.volume))
-        cycle = array.array(
-            "h", (round(amplitude * math.sin(2 * math.pi * i / period)) for i in range(period))
-        )
-        if sys.byteorder == "big":
-            cycle.byteswap()
-        pcm = cycle.tobytes() * (frames // period + 1)
-        return Clip(pcm[: 2 * frames])
+def unavailable() -> str | None:
+    """Why this engine cannot speak here, or None when it can (cheap: no worker is started)."""
+    if not hasattr(os, "posix_spawn"):
+        return "espeak needs a POSIX system"
+    try:
+        _engine_id()
+    except SpeechError as exc:
+        return str(exc)
+    return None

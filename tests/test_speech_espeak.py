@@ -10,27 +10,29 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from voiceguide import _worker, speech
+from voiceguide.speech import espeak as speech
+from voiceguide.speech import _espeak_worker as _worker
 from voiceguide.clip import Clip
 from voiceguide.config import Settings
 from voiceguide.errors import SpeechError, UsageError
-from voiceguide.speech import (
-    FakeSynthesizer,
-    Pyttsx3Synthesizer,
-    Synthesizer,
-    clean_text,
-    duration_band,
-    estimate_ms,
-    is_plausible,
-    resolve_voice,
-)
+from voiceguide.estimate import duration_band, estimate_ms, is_plausible
+from voiceguide.speech import FakeSynthesizer, Synthesizer, clean_text, list_voices, resolve_voice
+from voiceguide.speech.espeak import EspeakEngine
+
+
+class Pyttsx3Synthesizer(EspeakEngine):
+    """The espeak engine's worker pool as it is: clips untrimmed, the rate espeak-ng's own."""
+
+    def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+        return self.raw(texts, settings)
+
 
 SENTENCE = "Breathe in slowly and lift your chest toward the ceiling."
 
@@ -145,17 +147,18 @@ def test_missing_espeak_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_estimating_never_imports_the_engine() -> None:
-    """`list` and `show --estimate` only estimate: the engine's module stays unimported."""
+    """`list` and `show --estimate` only estimate: no engine, model or numpy is loaded."""
     code = (
         "import sys; from voiceguide import api; api.builtin_routines(); "
         "api.compile('upper-back', estimate_only=True); "
-        "print(sorted(m for m in sys.modules if m.startswith('voiceguide.')))"
+        "print(sorted(m for m in sys.modules if not m.startswith('_')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert "voiceguide.speech" not in result.stdout
-    assert "voiceguide.estimate" in result.stdout
+    for heavy in ("'numpy'", "'hibari'", "'onnxruntime'", "'pyttsx3'", "'soxr'", "'pedalboard'"):
+        assert heavy not in result.stdout
+    assert "'voiceguide.speech.rates'" in result.stdout
 
 
 def test_pyttsx3_version_is_read_without_importlib_metadata() -> None:
@@ -209,7 +212,7 @@ def test_clip_format(engine: Pyttsx3Synthesizer) -> None:
     assert clip.sample_rate == 22050
     assert len(clip.pcm) % 2 == 0 and clip.frames > 22050  # mono 16-bit, over a second
     assert max(abs(s) for s in samples(clip)) > 3000  # speech, not silence
-    assert engine.engine_id == "pyttsx3-2.99/espeak-ng-1.51"
+    assert engine.engine_id == "espeak/pyttsx3-2.99/espeak-ng-1.51/finish-1"
 
 
 @pytest.mark.speech
@@ -248,16 +251,17 @@ def test_voices_and_resolution(engine: Pyttsx3Synthesizer) -> None:
     for name in ("gmw/en-US", "GMW/EN-us", "English (America)", "en-us", " EN-US "):
         assert resolve_voice(name, voices) == "gmw/en-US"
     assert resolve_voice("en", voices) == "gmw/en"
-    assert speech.list_voices() == voices
+    assert list_voices("espeak") == voices
 
 
 @pytest.mark.speech
 def test_unknown_voice_lists_close_matches(engine: Pyttsx3Synthesizer) -> None:
-    with pytest.raises(UsageError, match=r"unknown voice 'en-uss'; close matches: .*en-us"):
+    close = r"unknown voice 'en-uss' of the espeak engine; close matches: .*en-us"
+    with pytest.raises(UsageError, match=close):
         engine.resolve_voice("en-uss")
     with pytest.raises(UsageError, match=r"unknown voice 'Englsh \(Amerca\)'.*English \(America"):
         list(engine.synthesize(["Hello."], Settings(voice="Englsh (Amerca)")))
-    with pytest.raises(UsageError, match=r"unknown voice 'zzzzqqq'; none of the \d+ voices"):
+    with pytest.raises(UsageError, match=r"unknown voice 'zzzzqqq' of the espeak engine; none of the \d+ voices"):
         engine.resolve_voice("zzzzqqq")
 
 

@@ -1,0 +1,204 @@
+"""The natural voice: hibari-tts, a small ONNX model distilled from Kokoro-82M (Apache-2.0),
+whose American English voice "heart" ships inside its wheel.
+
+It runs in worker processes (`workers`), the model loaded once per worker on one onnxruntime
+thread. What it does that the rest of voiceguide must not let through, each handled here:
+other voices download on first use (only voices already on disk are offered, and a model is
+always opened by its path, so nothing is ever fetched); `[word](/ipa/)` in text is read as a
+pronunciation (square brackets become round ones, so cue text stays text); its output
+carries random noise (seed 0 makes every clip bit-identical); its `speed` moves the length
+unevenly (`rates` calibrates it). Its lead-in silence and quieter level are evened out by
+`finish` and the renderer, as for every engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..clip import Clip
+from ..config import Settings
+from ..errors import SpeechError
+from ..estimate import MAX_CHARS, clean_text
+from .base import VoiceInfo, resolve_voice
+from .base import cue as _cue
+from .rates import CALIBRATIONS, FINISH
+from .workers import Pool
+from .workers import judge as _judge
+
+DEFAULT_VOICE = "heart"
+LANGUAGES = {"en-us": "heart", "en": "heart", "english": "heart", "en-gb": "emma"}
+"""Languages as the other engines name them, and the voice that speaks each (if installed)."""
+
+
+def _text(text: str) -> str:
+    """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax."""
+    return clean_text(text).replace("[", "(").replace("]", ")")
+
+
+@functools.cache
+def _registry() -> dict[str, dict[str, Any]]:
+    """hibari's voice registry, read from its file without importing hibari (numpy, onnx)."""
+    spec = importlib.util.find_spec("hibari")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpeechError("the natural voice needs hibari-tts, which is not installed")
+    folder = next(iter(spec.submodule_search_locations))
+    with open(os.path.join(folder, "assets", "voices.json"), encoding="utf-8") as f:
+        voices: dict[str, dict[str, Any]] = json.load(f)
+    for voice in voices.values():
+        voice["path"] = (
+            os.path.join(folder, "assets", voice["file"])
+            if voice.get("bundled")
+            else os.path.join(_hibari_home(), voice["file"])
+        )
+    return voices
+
+
+def _hibari_home() -> str:
+    """Where hibari keeps downloaded voices (as hibari.voices.cache_dir says)."""
+    import sys
+
+    if os.environ.get("HIBARI_HOME"):
+        return os.environ["HIBARI_HOME"]
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(
+            os.path.expanduser("~"), "AppData", "Local"
+        )
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "hibari")
+
+
+def installed_voices() -> tuple[VoiceInfo, ...]:
+    """The voices whose model is on disk: the only ones offered (others would download)."""
+    found = []
+    for name, voice in _registry().items():
+        if os.path.isfile(voice["path"]):
+            language = str(voice["language"]).casefold()
+            label = f"{voice['accent']} English, {voice['gender']} (Kokoro {voice['kokoro']})"
+            found.append(VoiceInfo(name, label, (language,)))
+    return tuple(found)
+
+
+def unavailable() -> str | None:
+    """Why the natural voice cannot speak here, or None (cheap: nothing is loaded)."""
+    for module, package in (("hibari", "hibari-tts"), ("onnxruntime", "onnxruntime")):
+        if importlib.util.find_spec(module) is None:
+            return f"the natural voice needs {package}, which is not installed"
+    try:
+        voices = installed_voices()
+    except (SpeechError, OSError, ValueError) as exc:
+        return f"the natural voice's files are damaged ({exc})"
+    if not voices:
+        return "the natural voice's model is missing from hibari-tts"
+    return None
+
+
+def _engine_id() -> str:
+    import importlib.metadata
+
+    version = importlib.metadata.version("hibari-tts")
+    model = _registry()[DEFAULT_VOICE]["sha256"][:12]
+    return f"natural/hibari-{version}/model-{model}/{FINISH}"
+
+
+class NaturalEngine:
+    """hibari-tts in a pool of worker processes."""
+
+    name = "natural"
+
+    def __init__(
+        self, workers: int | None = None, timeout: float = 30.0, startup_timeout: float = 60.0
+    ) -> None:
+        reason = unavailable()
+        if reason:
+            raise SpeechError(reason)
+        self.engine_id = _engine_id()
+        size = workers if workers is not None else min(2, os.cpu_count() or 1)
+        self._pool = Pool("natural", size=size, timeout=timeout, startup_timeout=startup_timeout)
+
+    def __enter__(self) -> NaturalEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def start(self) -> None:
+        self._pool.start()
+
+    @property
+    def startup_seconds(self) -> list[float]:
+        return self._pool.startup_seconds
+
+    def voices(self) -> tuple[VoiceInfo, ...]:
+        return installed_voices()
+
+    def resolve_voice(self, name: str) -> str:
+        wanted = name.strip().casefold().replace("_", "-")
+        voices = self.voices()
+        if wanted in LANGUAGES and any(v.id == LANGUAGES[wanted] for v in voices):
+            return LANGUAGES[wanted]
+        return resolve_voice(name, voices, self.name)
+
+    def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+        self.start()
+        return self._synthesize(list(texts), settings)
+
+    def _synthesize(self, texts: list[str], settings: Settings) -> Iterator[Clip]:
+        voice = self.resolve_voice(settings.voice)
+        speed, stretch = CALIBRATIONS["natural"].control(settings.rate)
+        cleaned = [_text(text) for text in texts]
+        for text in cleaned:
+            if len(text) > MAX_CHARS:
+                raise SpeechError(
+                    f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): "
+                    f"{_cue(text)}"
+                )
+        request = {"voice": voice, "control": speed, "stretch": stretch}
+        clips = self._pool.run(
+            [t for t in cleaned if t], lambda _: request, _judge(self.name, settings.rate)
+        )
+        for text in cleaned:
+            yield next(clips) if text else Clip(b"")
+
+
+# --- The worker's side ----------------------------------------------------------------------
+
+
+class _Backend:
+    def __init__(self) -> None:
+        import hibari
+
+        self.version = f"hibari-{hibari.__version__}"
+        self._models: dict[str, Any] = {}
+        self._model(DEFAULT_VOICE)  # loaded before the worker says it is ready
+
+    def voices(self) -> list[tuple[str, str, list[str]]]:
+        return [(v.id, v.name, list(v.languages)) for v in installed_voices()]
+
+    def _model(self, voice: str) -> Any:
+        if voice not in self._models:
+            from hibari import Hibari
+
+            path = _registry()[voice]["path"]
+            if not os.path.isfile(path):  # never let hibari download it
+                raise SpeechError(f"voice {voice!r} is not installed")
+            self._models[voice] = Hibari(voice=voice, model=path, threads=1)
+        return self._models[voice]
+
+    def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
+        model = self._model(voice)
+        return model(text, speed=control, seed=0), int(model.sample_rate)
+
+
+def load_backend() -> _Backend:
+    return _Backend()

@@ -1,0 +1,160 @@
+"""How fast each engine speaks: `--rate` (words per minute heard) to the engine's own speed
+control, and each engine's length model. Light: no numpy, no engine.
+
+Words per minute heard = the words of a cue over the length of its clip, leading and
+trailing silence trimmed (pauses inside the cue count). Each table was measured on the 65
+distinct cues of the built-in routines (700 words) by `scripts/calibrate`; see
+docs/speech-rates.md. Between two measured points the control is interpolated where the
+engine's speed moves smoothly; where it jumps (hibari's `speed` between 1.30 and 1.35 shortens
+speech by 27%), the nearer point is used and the clip time-stretched by the rest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+from ..estimate import RATE_FLOOR, clean_text
+from ..estimate import _features as features  # one feature set for every length model
+
+FINISH = "finish-1"
+"""The version of the steps every clip goes through after its engine (calibration, trimming,
+stretching, resampling): part of every engine's id, so a change makes new cache keys."""
+
+STRETCH_TOLERANCE = 1.02
+"""A residual this small is left alone: time-stretching costs more than it brings."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    points: tuple[tuple[float, float], ...]
+    """(the engine's speed control, words per minute heard), both increasing."""
+    smooth: float
+    """Neighbouring points whose rates differ by at most this ratio are interpolated between."""
+    integer: bool = False
+    """The control takes whole numbers only."""
+
+    def control(self, wpm: float) -> tuple[float, float]:
+        """(the engine's control, a time-stretch of its clip: length multiplier) for `wpm`."""
+        rates = [rate for _, rate in self.points]
+        if wpm <= rates[0]:
+            return self._nearest(0, wpm)
+        if wpm >= rates[-1]:
+            return self._nearest(len(rates) - 1, wpm)
+        i = bisect.bisect_right(rates, wpm) - 1
+        (c0, r0), (c1, r1) = self.points[i], self.points[i + 1]
+        if r1 / r0 <= self.smooth:
+            value = c0 + (c1 - c0) * (wpm - r0) / (r1 - r0)
+            return (round(value) if self.integer else round(value, 4)), 1.0
+        nearer = i if math.log(wpm / r0) < math.log(r1 / wpm) else i + 1
+        return self._nearest(nearer, wpm)
+
+    def _nearest(self, index: int, wpm: float) -> tuple[float, float]:
+        control, rate = self.points[index]
+        stretch = rate / wpm
+        if max(stretch, 1 / stretch) <= STRETCH_TOLERANCE:
+            stretch = 1.0
+        return control, round(stretch, 4)
+
+
+CALIBRATIONS = {
+    # hibari-tts 0.2.1, voice heart, seed 0: its `speed` parameter.
+    "natural": Calibration(
+        (
+            (0.5, 106.4),
+            (0.55, 112.2),
+            (0.6, 128.3),
+            (0.65, 132.5),
+            (0.7, 150.6),
+            (0.75, 155.8),
+            (0.8, 171.7),
+            (0.85, 191.1),
+            (0.9, 203.6),
+            (0.95, 208.6),
+            (1.0, 212.2),
+            (1.05, 216.1),
+            (1.1, 220.4),
+            (1.15, 224.9),
+            (1.2, 234.5),
+            (1.25, 243.9),
+            (1.3, 248.1),
+            (1.35, 316.0),
+            (1.4, 321.3),
+            (1.45, 326.1),
+            (1.5, 329.8),
+            (1.55, 333.2),
+            (1.6, 337.5),
+            (1.65, 343.0),
+            (1.7, 346.0),
+            (1.75, 349.3),
+            (1.8, 351.4),
+            (1.85, 354.1),
+            (1.9, 356.6),
+            (1.95, 359.6),
+            (2.0, 375.4),
+        ),
+        smooth=1.07,
+    ),
+    # espeak-ng 1.51, voice en-us: its nominal words per minute (linear in what is heard).
+    "espeak": Calibration(
+        (
+            (80, 101.6),
+            (90, 108.4),
+            (100, 120.5),
+            (110, 132.9),
+            (120, 145.0),
+            (130, 157.9),
+            (140, 170.4),
+            (150, 181.6),
+            (160, 194.3),
+            (170, 206.6),
+            (180, 219.3),
+            (190, 231.1),
+            (200, 243.5),
+            (220, 268.3),
+            (250, 302.6),
+            (280, 339.9),
+            (300, 364.1),
+            (350, 430.3),
+            (400, 489.3),
+        ),
+        smooth=math.inf,
+        integer=True,
+    ),
+}
+CALIBRATIONS["system"] = CALIBRATIONS["espeak"]
+"""pyttsx3's espeak driver takes espeak-ng's nominal rate. SAPI5 and NSSpeechSynthesizer take
+a nominal words per minute too, which is passed as it is (not measured here)."""
+assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
+
+
+# --- Length models ------------------------------------------------------------------------
+
+LENGTHS: dict[str, tuple[float, float, float, float, float]] = {
+    # (per letter, per word, per pause, per sentence break) in words-per-minute units, and a
+    # fixed part in ms: ms = 60000 / wpm * (a letters + b words + c pauses + d breaks) + e.
+    "natural": (0.134, 0.2931, 0.3976, 2.5938, 251.2),
+    "espeak": (0.1637, 0.2224, 0.7313, 1.5072, 149.1),
+}
+LENGTHS["system"] = LENGTHS["espeak"]
+
+
+PLAUSIBLE = (0.25, 4.0)
+"""A finished clip outside this range of its engine's model cannot be its text: the fitted
+models put 99% of clips within 0.78-1.71 of the estimate, and short texts at 0.63-1.83."""
+
+
+def plausible(engine: str, text: str, wpm: int, duration_ms: int) -> bool:
+    expected = estimate_ms(engine, text, wpm)
+    return PLAUSIBLE[0] * expected <= duration_ms <= PLAUSIBLE[1] * expected
+
+
+def estimate_ms(engine: str, text: str, wpm: int) -> int:
+    """How long `engine` takes to say `text` at `wpm` words per minute heard (about +-20%)."""
+    text = clean_text(text)
+    if not text:
+        return 0
+    a, b, c, d, e = LENGTHS[engine]
+    letters, words, pauses, breaks, _ = features(text)
+    return max(1, round(60000 / wpm * (a * letters + b * words + c * pauses + d * breaks) + e))
