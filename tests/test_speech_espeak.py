@@ -17,13 +17,19 @@ from typing import Any
 
 import pytest
 
-from voiceguide.speech import espeak as speech
-from voiceguide.speech import _espeak_worker as _worker
 from voiceguide.clip import Clip
 from voiceguide.config import Settings
 from voiceguide.errors import SpeechError, UsageError
 from voiceguide.estimate import duration_band, estimate_ms, is_plausible
-from voiceguide.speech import FakeSynthesizer, Synthesizer, clean_text, list_voices, resolve_voice
+from voiceguide.speech import (
+    FakeSynthesizer,
+    Synthesizer,
+    clean_text,
+    list_voices,
+    resolve_voice,
+)
+from voiceguide.speech import _espeak_worker as _worker
+from voiceguide.speech import espeak as speech
 from voiceguide.speech.espeak import EspeakEngine
 
 
@@ -261,7 +267,9 @@ def test_unknown_voice_lists_close_matches(engine: Pyttsx3Synthesizer) -> None:
         engine.resolve_voice("en-uss")
     with pytest.raises(UsageError, match=r"unknown voice 'Englsh \(Amerca\)'.*English \(America"):
         list(engine.synthesize(["Hello."], Settings(voice="Englsh (Amerca)")))
-    with pytest.raises(UsageError, match=r"unknown voice 'zzzzqqq' of the espeak engine; none of the \d+ voices"):
+    with pytest.raises(
+        UsageError, match=r"unknown voice 'zzzzqqq' of the espeak engine; none of the \d+ voices"
+    ):
         engine.resolve_voice("zzzzqqq")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import replace
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from voiceguide.config import Settings
 from voiceguide.estimate import _features
 from voiceguide.speech import open_engine
 
-WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 ODD = ("T.", "Z.", "Hold.", "One.", "Three. Two. One.", "Ten seconds left.", "Twenty-five.")
 CONTROLS = {
     "natural": [round(0.5 + 0.05 * i, 2) for i in range(31)],
@@ -56,7 +55,7 @@ def table(engine: str, texts: list[str]) -> None:
             else:
                 pool = running._pool  # type: ignore[attr-defined]
                 request = {"voice": "heart", "control": control, "stretch": 1.0}
-                clips = list(pool.run(texts, lambda _: request))
+                clips = list(pool.run(texts, lambda _, r=request: r))
             seconds = sum(c.frames / c.sample_rate for c in clips)
             print(f"({control}, {words(texts) / seconds * 60:.1f}),", flush=True)
 
@@ -70,14 +69,18 @@ def fit(engine: str, texts: list[str]) -> None:
             for text, clip in zip(all_texts, clips, strict=True):
                 letters, word_count, pauses, breaks, _ = _features(text)
                 scale = 60000 / rate
-                rows.append([scale * letters, scale * word_count, scale * pauses, scale * breaks, 1])
+                rows.append(
+                    [scale * letters, scale * word_count, scale * pauses, scale * breaks, 1]
+                )
                 seen.append(clip.duration_ms)
     a, y = np.array(rows, dtype=float), np.array(seen, dtype=float)
     coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones_like(y), rcond=None)
     ratio = (a @ coef) / y
     print(f"# {engine} length model: {tuple(round(float(c), 4) for c in coef)}")
-    print(f"#   observed / model: min {1 / ratio.max():.2f}, max {1 / ratio.min():.2f}, "
-          f"99% within {np.quantile(1 / ratio, 0.005):.2f}-{np.quantile(1 / ratio, 0.995):.2f}")
+    print(
+        f"#   observed / model: min {1 / ratio.max():.2f}, max {1 / ratio.min():.2f}, "
+        f"99% within {np.quantile(1 / ratio, 0.005):.2f}-{np.quantile(1 / ratio, 0.995):.2f}"
+    )
     for rate in (100, 150, 200, 250, 300):
         print(f"#   --rate {rate}: heard {heard_wpm(engine, texts, rate):.1f} wpm")
 
