@@ -64,19 +64,20 @@ def cli() -> None:
 
 @cli.command("list")
 def list_() -> None:
-    """List the built-in routines and techniques, with length and equipment."""
+    """List the built-in routines and techniques, and your own techniques, with length and
+    what each needs. Any of them can be shown, played or exported by name."""
     click.echo("Routines (lengths at the default voice speed):")
     for item in api.builtin_routines():
-        click.echo(
-            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
-            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
-        )
-    click.echo('Techniques (use = "ID" in a routine file):')
+        click.echo(_entry(item))
+    click.echo('Techniques (use = "ID" in a routine file; * marks your own):')
     for item in api.builtin_techniques():
-        click.echo(
-            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
-            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
-        )
+        click.echo(_entry(item))
+
+
+def _entry(item: api.Entry) -> str:
+    needs = f"  [needs {', '.join(item.equipment)}]" if item.equipment else ""
+    mark = "*" if item.own else " "
+    return f"{mark} {item.name:<22} {_length(item.duration):>6}  {item.title}{needs}"
 
 
 @cli.command()
@@ -121,12 +122,18 @@ def show(routine: str, rate: int | None, voice: str | None, as_json: bool, estim
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
-def check(files: Sequence[str]) -> None:
-    """Check routine files; list every problem. Exit 0 when all are clean."""
+@RATE
+def check(files: Sequence[str], rate: int | None) -> None:
+    """Check routine files; list every problem, then warnings. Exit 0 when none has an error.
+
+    FILES are paths, built-in routine names or technique ids. Warnings (a cue longer than its
+    interval, two in-breaths in a row, an unknown {placeholder} or side) are checked at the
+    routine's voice speed, or at --rate.
+    """
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, estimate_only=True)
+            timeline = api.compile(file, rate=rate, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:
@@ -213,13 +220,21 @@ def play(
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
             click.echo(
-                "Lie down, close your eyes, and listen. Keys: space pause, n next, "
+                f"{_briefing(routine)} Keys: space pause, n next, "
                 "p again, + ten more seconds, q stop."
             )
             click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
         player.run(read_key, terminal.status_printer())
+
+
+def _briefing(spec: str) -> str:
+    """What to fetch and how to settle, for the first technique's posture."""
+    from .catalog import load_routine
+    from .phrases import briefing
+
+    return briefing(load_routine(spec))
 
 
 def _export_instead(routine: str, audio: Path, rate: int | None, voice: str | None) -> None:
