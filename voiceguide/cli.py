@@ -16,10 +16,13 @@ import click
 from . import api
 from .config import RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
+from .names import valid
 from .timeline import Timeline
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+    from .render import Samples
 
 # We do no linear algebra: OpenBLAS's thread pool would only double numpy's import time.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -277,6 +280,72 @@ def _screen() -> None:
             "again next time",
             err=True,
         )
+
+
+@cli.command("sounds")
+@click.argument("name", required=False)
+@click.option("--play", "play_it", is_flag=True, help="Play the sound NAME.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
+)
+def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
+    """List the sounds a routine can use and what each tells you; play or export one.
+
+    A routine file names them with { chime = "NAME" }; holds, breaths, sides and the start
+    and end of each technique use them on their own.
+    """
+    from . import sounds
+
+    if name is None:
+        if play_it or output:
+            raise UsageError("name the sound to play or export, e.g. voiceguide sounds hold-end")
+        for sound, meaning in sounds.NAMES.items():
+            click.echo(f"{sound:<16} {meaning}")
+        return
+    if name not in sounds.NAMES:
+        raise UsageError(f"no sound {name!r}{valid(name, sounds.NAMES, 'sounds')}")
+    if output is not None:
+        _export_sound(name, output)
+        click.echo(f"wrote {output}")
+    if play_it:
+        _play_sound(name)
+    if not (play_it or output):
+        click.echo(f"{name}: {sounds.NAMES[name]}")
+
+
+def _samples(name: str) -> Samples:
+    import numpy as np
+
+    from . import sounds
+
+    return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
+
+
+def _play_sound(name: str) -> None:
+    from .sink import SimpleaudioSink
+
+    sink = SimpleaudioSink()
+    sink.check()
+    playback = sink.play(_samples(name))
+    while playback.is_playing():
+        sink.clock.sleep(0.02)
+
+
+def _export_sound(name: str, output: Path) -> None:
+    """One sound, written the way routines are exported: atomic, tagged, any format."""
+    from . import export as exporter
+    from .clip import SAMPLE_RATE
+    from .timeline import Event, Section, samples_to_ms
+
+    pcm = _samples(name)
+    ms = samples_to_ms(len(pcm), SAMPLE_RATE)
+    event = Event(0, ms, "chime", name=name)
+    timeline = Timeline(name, (Section(name, 0, ms, (event,)),))
+    exporter.export(timeline, [[pcm]], output)
 
 
 @cli.command()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from .language import Routine, Technique
-from .names import did_you_mean, valid
+from .names import closest, valid
 
 PLACEHOLDERS = ("side",)
 SIDES = (
@@ -58,10 +58,11 @@ def definition_warnings(routine: Routine) -> tuple[str, ...]:
         for where, text in _texts(technique):
             for name in _PLACEHOLDER.findall(text):
                 if name not in PLACEHOLDERS:
+                    close = closest(name, PLACEHOLDERS)
+                    hint = f" (did you mean {{{close[0]}}}?)" if close else ""
                     found.append(
                         f"{place}, {where}: {{{name}}} is not a placeholder and would be "
-                        f"spoken as written{did_you_mean(name, PLACEHOLDERS)}; "
-                        "the only placeholder is {side}"
+                        f"spoken as written{hint}; the only placeholder is {{side}}"
                     )
         for side in technique.sides:
             if side.lower() not in SIDES:
