@@ -93,12 +93,30 @@ def _entry(item: api.Entry) -> str:
     is_flag=True,
     help="Estimate speech lengths from word counts instead of synthesizing (fast).",
 )
-def show(routine: str, rate: int | None, voice: str | None, as_json: bool, estimate: bool) -> None:
+@click.option(
+    "--source",
+    is_flag=True,
+    help="Print the routine's or technique's TOML as written, to copy and change.",
+)
+def show(
+    routine: str, rate: int | None, voice: str | None, as_json: bool, estimate: bool, source: bool
+) -> None:
     """Show the compiled timeline of ROUTINE: time, kind, text, technique.
 
-    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
-    Speech lengths are those of the real synthesized clips unless --estimate is given.
+    ROUTINE is a built-in routine, a technique id (built-in or your own; see 'voiceguide
+    list') or a path to a .toml file. Speech lengths are those of the real synthesized clips
+    unless --estimate is given.
     """
+    if source:
+        from .catalog import source as source_of
+        from .catalog import user_folder
+
+        found = source_of(routine)
+        click.echo(f"# {found.kind} {routine}, from {found.path}")
+        if found.kind == "technique":
+            click.echo(f'# save a changed copy as {user_folder()}/NAME.toml, then use = "NAME"')
+        click.echo(found.text, nl=not found.text.endswith("\n"))
+        return
     timeline = api.compile(routine, rate=rate, voice=voice, estimate_only=estimate)
     _warn(timeline)
     if as_json:
