@@ -98,8 +98,20 @@ def _entry(item: api.Entry) -> str:
     is_flag=True,
     help="Print the routine's or technique's TOML as written, to copy and change.",
 )
+@click.option(
+    "--chart",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Draw the timeline into FILE.png or FILE.svg instead of printing it.",
+)
 def show(
-    routine: str, rate: int | None, voice: str | None, as_json: bool, estimate: bool, source: bool
+    routine: str,
+    rate: int | None,
+    voice: str | None,
+    as_json: bool,
+    estimate: bool,
+    source: bool,
+    chart: Path | None,
 ) -> None:
     """Show the compiled timeline of ROUTINE: time, kind, text, technique.
 
@@ -117,8 +129,16 @@ def show(
             click.echo(f'# save a changed copy as {user_folder()}/NAME.toml, then use = "NAME"')
         click.echo(found.text, nl=not found.text.endswith("\n"))
         return
+    if chart is not None:
+        from . import chart as charts
+
+        charts.check_target(chart)  # before any synthesis
     timeline = api.compile(routine, rate=rate, voice=voice, estimate_only=estimate)
     _warn(timeline)
+    if chart is not None:
+        charts.write(timeline, chart)
+        click.echo(f"wrote {chart} ({_length(timeline.duration)})")
+        return
     if as_json:
         click.echo(timeline.dumps())
         return
