@@ -69,7 +69,8 @@ def test_a_hold_cue_longer_than_its_hold_at_the_rate(run, routine_file) -> None:
         "warning: routine.toml: technique 1: the hold cue "
         "'Let your shoulder blades spread apart...'"
     )
-    assert "longer than its 6 s hold" in line and "past the end bell" in line
+    assert "starts after the bell and takes " in line
+    assert "past the end of its 6 s hold; shorten it or hold longer" in line
     fast = routine_file(inline('{ hold = 6, say = "Let go." }'), "fast.toml")
     assert warnings(run("check", str(fast), "--rate", "80")) == []
 

@@ -138,9 +138,9 @@ class _Section:
         cue = self.speak(step.text or f"Hold for {seconds_words(step.ms)}.", at=opening.end)
         if cue.end > end:
             self.warnings.append(
-                f"{self.place}: the hold cue {_quote(cue.text)} takes {cue.duration / 1000:.1f} s "
-                f"after the bell, longer than its {step.ms / 1000:g} s hold, and runs "
-                f"{(cue.end - end) / 1000:.2f} s past the end bell; shorten it or hold longer"
+                f"{self.place}: the hold cue {_quote(cue.text)} starts after the bell and takes "
+                f"{cue.duration / 1000:.1f} s, so it runs {(cue.end - end) / 1000:.2f} s past "
+                f"the end of its {step.ms / 1000:g} s hold; shorten it or hold longer"
             )
         for group in time_left_cues(step.ms):
             free = cue.end + 300
