@@ -3,9 +3,8 @@ from collections.abc import Callable
 
 import pytest
 
-from voiceguide import sounds
+from voiceguide import phrases, sounds
 from voiceguide.compiler import (
-    CHIME_GUIDE,
     MAX_ROUTINE_MS,
     compile_routine,
     compile_sections,
@@ -100,7 +99,8 @@ def test_the_preamble_comes_first_and_covers_the_guides_warnings() -> None:
         "accident",
     ):
         assert warning in said
-    assert [e.name for e in intro.events if e.kind == "chime"] == [s for _, s in CHIME_GUIDE]
+    explained = [e.name for e in intro.events if e.kind == "chime"]
+    assert explained == [s for s in phrases.SOUND_GUIDE if s != "breathe-hold"]
     first_technique = timeline.sections[1].start
     assert all(e.technique is None for e in timeline.events if e.start < first_technique)
     outro = timeline.sections[-1]
@@ -110,12 +110,17 @@ def test_the_preamble_comes_first_and_covers_the_guides_warnings() -> None:
 def test_each_technique_opens_with_title_position_transition_then_chime() -> None:
     routine = load_routine("upper-back")
     timeline = compile_routine(routine, at_rate(150))
-    for technique, section in zip(routine.techniques, timeline.sections[1:-1], strict=False):
+    before = None
+    for technique, section in zip(routine.techniques, timeline.sections[1:-1], strict=True):
         events = section.events
+        if before is not None and before != technique.posture:
+            assert events[0].text == phrases.MOVE[technique.posture]
+            events = events[1:]
         assert events[0].text == f"{technique.title}."
         assert events[1].text == technique.position
         rest = next(e for e in events if e.kind == "rest")
-        assert rest.duration == routine.transition_ms
+        assert rest.duration == phrases.transition_ms(routine, technique, before)
+        before = technique.posture
         chime = next(e for e in events if e.kind == "chime")
         assert chime.name == "technique-start" and chime.start == rest.end
         assert all(e.technique == technique.title for e in events)
@@ -171,7 +176,7 @@ def test_a_breathe_window_is_exact_unless_its_cue_is_too_long() -> None:
     fast = compile_routine(routine, at_rate(300))
     breaths = [e for e in fast.events if e.kind == "breathe"]
     neck = [e for e in breaths if e.technique == "Neck release"]
-    assert [e.duration for e in neck] == [5000, 5000] and not fast.warnings
+    assert [e.duration for e in neck] == [5000] * 4 and not fast.warnings
     for breath in breaths:
         cue = next(e for e in fast.events if e.kind == "speech" and e.start == breath.start)
         assert cue.text == breath.text

@@ -30,6 +30,7 @@ def test_the_documented_example_reads_as_written() -> None:
         Say("Tilt your head gently toward your {side} shoulder."),
         Hold(12_000, "Hold, and keep breathing."),
         Breathe("out", 5000, "Let the shoulder drop as you breathe out."),
+        Breathe("in", 5000, "Breathe in, and bring your head back to the middle."),
     )
 
 
@@ -49,7 +50,8 @@ def test_the_built_ins_are_the_five_techniques_and_three_routines() -> None:
         "seated-thoracic-twist",
         "self-hug",
     ]
-    assert all(not t.equipment for t in load_routine("desk-break").techniques)
+    desk = load_routine("desk-break").techniques
+    assert {t.posture for t in desk} == {"chair"} and all("chair" in t.equipment[0] for t in desk)
     assert sorted(ids["floor"]) == ["ball-release", "foam-roller"]
 
 

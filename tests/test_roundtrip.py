@@ -24,7 +24,7 @@ import pytest
 from voiceguide import api
 from voiceguide.clip import SAMPLE_RATE, Clip, read_wav
 from voiceguide.compiler import cue_texts
-from voiceguide.language import load_routine
+from voiceguide.language import Breathe, Hold, builtin_techniques, load_routine
 from voiceguide.render import render
 from voiceguide.speech import unavailable
 from voiceguide.timeline import Event, Timeline, ms_to_samples
@@ -213,17 +213,19 @@ def cut_short(clip: Clip) -> Clip:
     return Clip(x[:half].tobytes())
 
 
+def _cue(technique: str, kind: type[Hold] | type[Breathe], which: int = 0) -> str:
+    """A built-in's cue, read from the library so the test follows its wording."""
+    steps = [s for s in builtin_techniques()[technique].steps if isinstance(s, kind)]
+    return steps[which].text or ""
+
+
 BREAKAGES: dict[str, tuple[str, Callable[[Clip], Clip]]] = {
     "slower, lower": (
-        "Sit on a sturdy chair with a low back. Cross your arms over your chest, or lace your "
-        "fingers behind your head to support your neck.",
+        builtin_techniques()["chair-back-extension"].position or "",
         mixed_up(22050, 16000),
     ),
-    "faster, higher": (
-        "Feel your shoulder blades spread apart. Keep the pull gentle.",
-        mixed_up(16000, 22050),
-    ),
-    "cut short": ("Breathe in, and come back up to sitting.", cut_short),
+    "faster, higher": (_cue("self-hug", Hold), mixed_up(16000, 22050)),
+    "cut short": (_cue("chair-back-extension", Breathe, 2), cut_short),  # coming back up
 }
 
 

@@ -7,6 +7,7 @@ timeline = api.compile("upper-back", rate=120)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import language
+from . import language, phrases
 from .clip import Clip
 from .compiler import SpeechMs, compile_routine, cue_texts
 from .config import Settings, resolve_settings
@@ -42,6 +43,8 @@ class Entry:
     duration: int
     """Estimated milliseconds at the default voice speed."""
     equipment: tuple[str, ...]
+    own: bool = False
+    """A technique from the user's own techniques/ folder."""
 
 
 def settings_for(
@@ -217,18 +220,23 @@ def builtin_routines() -> list[Entry]:
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
         timeline = compile_routine(routine, estimate(settings_for(routine)))
-        equipment = tuple(dict.fromkeys(e for t in routine.techniques for e in t.equipment))
+        equipment = phrases.equipment(routine)
         entries.append(Entry(name, routine.title, timeline.duration, equipment))
     return entries
 
 
 def builtin_techniques() -> list[Entry]:
+    """The built-in techniques, then the user's own (from the config folder's techniques/)."""
+    from .catalog import user_techniques
+
     entries = []
-    for name, technique in language.builtin_techniques().items():
-        routine = Routine(technique.title, (technique,), transition_ms=0)
+    own = user_techniques()
+    for name, technique in [*language.builtin_techniques().items(), *own.items()]:
+        alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
+        routine = Routine(technique.title, (alone,), transition_ms=0)
         timeline = compile_routine(routine, estimate(settings_for(routine)))
         length = timeline.sections[1].duration
-        entries.append(Entry(name, technique.title, length, technique.equipment))
+        entries.append(Entry(name, technique.title, length, technique.equipment, name in own))
     return entries
 
 
@@ -248,6 +256,8 @@ def playing(
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once.
     """
+    import os
+
     from .player import Player, Program
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
@@ -270,6 +280,8 @@ def playing(
             return to_pcm16(leveled_speech(clip) * settings.volume)
 
         player = Player(program, sink, clock, speak)
+        if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
+            player.stuck_s = float(wait)
         try:
             yield player
         finally:

@@ -16,10 +16,13 @@ import click
 from . import api
 from .config import ENGINES, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
+from .names import valid
 from .timeline import Timeline
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+    from .render import Samples
 
 # We do no linear algebra: OpenBLAS's thread pool would only double numpy's import time.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -72,19 +75,20 @@ def cli() -> None:
 
 @cli.command("list")
 def list_() -> None:
-    """List the built-in routines and techniques, with length and equipment."""
+    """List the built-in routines and techniques, and your own techniques, with length and
+    what each needs. Any of them can be shown, played or exported by name."""
     click.echo("Routines (lengths at the default voice speed):")
     for item in api.builtin_routines():
-        click.echo(
-            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
-            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
-        )
-    click.echo('Techniques (use = "ID" in a routine file):')
+        click.echo(_entry(item))
+    click.echo('Techniques (use = "ID" in a routine file; * marks your own):')
     for item in api.builtin_techniques():
-        click.echo(
-            f"  {item.name:<22} {_length(item.duration):>6}  {item.title}"
-            f"{'  [' + ', '.join(item.equipment) + ']' if item.equipment else ''}"
-        )
+        click.echo(_entry(item))
+
+
+def _entry(item: api.Entry) -> str:
+    needs = f"  [needs {', '.join(item.equipment)}]" if item.equipment else ""
+    mark = "*" if item.own else " "
+    return f"{mark} {item.name:<22} {_length(item.duration):>6}  {item.title}{needs}"
 
 
 @cli.command()
@@ -98,6 +102,17 @@ def list_() -> None:
     is_flag=True,
     help="Estimate speech lengths from word counts instead of synthesizing (fast).",
 )
+@click.option(
+    "--source",
+    is_flag=True,
+    help="Print the routine's or technique's TOML as written, to copy and change.",
+)
+@click.option(
+    "--chart",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Draw the timeline into FILE.png or FILE.svg instead of printing it.",
+)
 def show(
     routine: str,
     rate: int | None,
@@ -105,16 +120,37 @@ def show(
     engine: str | None,
     as_json: bool,
     estimate: bool,
+    source: bool,
+    chart: Path | None,
 ) -> None:
     """Show the compiled timeline of ROUTINE: time, kind, text, technique.
 
-    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
-    Speech lengths are those of the real synthesized clips unless --estimate is given.
+    ROUTINE is a built-in routine, a technique id (built-in or your own; see 'voiceguide
+    list') or a path to a .toml file. Speech lengths are those of the real synthesized clips
+    unless --estimate is given.
     """
+    if source:
+        from .catalog import source as source_of
+        from .catalog import user_folder
+
+        found = source_of(routine)
+        click.echo(f"# {found.kind} {routine}, from {found.path}")
+        if found.kind == "technique":
+            click.echo(f'# save a changed copy as {user_folder()}/NAME.toml, then use = "NAME"')
+        click.echo(found.text, nl=not found.text.endswith("\n"))
+        return
+    if chart is not None:
+        from . import chart as charts
+
+        charts.check_target(chart)  # before any synthesis
     timeline = api.compile(
         routine, rate=rate, voice=voice, engine_name=engine, estimate_only=estimate
     )
     _warn(timeline)
+    if chart is not None:
+        charts.write(timeline, chart)
+        click.echo(f"wrote {chart} ({_length(timeline.duration)})")
+        return
     if as_json:
         click.echo(timeline.dumps())
         return
@@ -139,12 +175,18 @@ def show(
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
-def check(files: Sequence[str]) -> None:
-    """Check routine files; list every problem. Exit 0 when all are clean."""
+@RATE
+def check(files: Sequence[str], rate: int | None) -> None:
+    """Check routine files; list every problem, then warnings. Exit 0 when none has an error.
+
+    FILES are paths, built-in routine names or technique ids. Warnings (a cue longer than its
+    interval, two in-breaths in a row, an unknown {placeholder} or side) are checked at the
+    routine's voice speed, or at --rate.
+    """
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, estimate_only=True)
+            timeline = api.compile(file, rate=rate, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:
@@ -251,13 +293,21 @@ def play(
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
             click.echo(
-                "Lie down, close your eyes, and listen. Keys: space pause, n next, "
+                f"{_briefing(routine)} Keys: space pause, n next, "
                 "p again, + ten more seconds, q stop."
             )
             click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
         player.run(read_key, terminal.status_printer())
+
+
+def _briefing(spec: str) -> str:
+    """What to fetch and how to settle, for the first technique's posture."""
+    from .catalog import load_routine
+    from .phrases import briefing
+
+    return briefing(load_routine(spec))
 
 
 def _export_instead(
@@ -310,6 +360,72 @@ def _screen() -> None:
             "again next time",
             err=True,
         )
+
+
+@cli.command("sounds")
+@click.argument("name", required=False)
+@click.option("--play", "play_it", is_flag=True, help="Play the sound NAME.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
+)
+def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
+    """List the sounds a routine can use and what each tells you; play or export one.
+
+    A routine file names them with { chime = "NAME" }; holds, breaths, sides and the start
+    and end of each technique use them on their own.
+    """
+    from . import sounds
+
+    if name is None:
+        if play_it or output:
+            raise UsageError("name the sound to play or export, e.g. voiceguide sounds hold-end")
+        for sound, meaning in sounds.NAMES.items():
+            click.echo(f"{sound:<16} {meaning}")
+        return
+    if name not in sounds.NAMES:
+        raise UsageError(f"no sound {name!r}{valid(name, sounds.NAMES, 'sounds')}")
+    if output is not None:
+        _export_sound(name, output)
+        click.echo(f"wrote {output}")
+    if play_it:
+        _play_sound(name)
+    if not (play_it or output):
+        click.echo(f"{name}: {sounds.NAMES[name]}")
+
+
+def _samples(name: str) -> Samples:
+    import numpy as np
+
+    from . import sounds
+
+    return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
+
+
+def _play_sound(name: str) -> None:
+    from .sink import SimpleaudioSink
+
+    sink = SimpleaudioSink()
+    sink.check()
+    playback = sink.play(_samples(name))
+    while playback.is_playing():
+        sink.clock.sleep(0.02)
+
+
+def _export_sound(name: str, output: Path) -> None:
+    """One sound, written the way routines are exported: atomic, tagged, any format."""
+    from . import export as exporter
+    from .clip import SAMPLE_RATE
+    from .timeline import Event, Section, samples_to_ms
+
+    pcm = _samples(name)
+    ms = samples_to_ms(len(pcm), SAMPLE_RATE)
+    event = Event(0, ms, "chime", name=name)
+    timeline = Timeline(name, (Section(name, 0, ms, (event,)),))
+    exporter.export(timeline, [[pcm]], output)
 
 
 @cli.command()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from . import sounds
+from . import phrases, sounds
 from .errors import Problem, RoutineError
-from .language import Breathe, Chime, Hold, Rest, Routine, Say, Technique
+from .language import Breathe, Chime, Hold, Posture, Rest, Routine, Say
+from .lint import definition_warnings
 from .timeline import Event, Kind, Section, Timeline
 
 SpeechMs = Callable[[str], int]
@@ -81,26 +82,6 @@ def time_left_cues(hold_ms: int) -> tuple[tuple[tuple[int, str], ...], ...]:
     return tuple(groups)
 
 
-PREAMBLE = (
-    "Before we begin, a word on safety.",
-    "Stop at once if you feel sharp pain, pain that spreads into your arms or legs, "
-    "or any numbness, tingling or weakness.",
-    "Do not do this routine if you have severe osteoporosis, a spinal infection, or have had "
-    "surgery on your spine. After a fall or an accident, see a professional first.",
-    "Move slowly, only to the point of mild resistance, and never force a crack.",
-)
-CHIME_GUIDE = (
-    ("This sound starts each technique.", "technique-start"),
-    ("This bell starts a hold.", "hold-start"),
-    ("And this low bell means the hold is over.", "hold-end"),
-)
-OUTRO = (
-    "That is the end of the routine. Rest here for a few breaths.",
-    "When you are ready, roll onto your side and get up slowly.",
-    "If pain lingers for weeks, or is worse at night, see a physical therapist or a doctor.",
-)
-
-
 @dataclass(slots=True)
 class _Section:
     """Lays out one section's events; keeps speech from overlapping speech."""
@@ -109,6 +90,10 @@ class _Section:
     start: int
     technique: str | None = None
     side: str | None = None
+    place: str = ""
+    """Where this section comes from, for warnings: "upper-back.toml: technique 2 (...)"."""
+    last_breath: tuple[str, str] | None = None
+    """The last breath cue's direction and text: in and out should alternate."""
     cursor: int = 0
     """Where the next step starts."""
     speech_free: int = 0
@@ -151,6 +136,12 @@ class _Section:
         self.add(start, step.ms, "hold", step.text or "hold")
         opening = self.chime("hold-start", at=start)
         cue = self.speak(step.text or f"Hold for {seconds_words(step.ms)}.", at=opening.end)
+        if cue.end > end:
+            self.warnings.append(
+                f"{self.place}: the hold cue {_quote(cue.text)} starts after the bell and takes "
+                f"{cue.duration / 1000:.1f} s, so it runs {(cue.end - end) / 1000:.2f} s past "
+                f"the end of its {step.ms / 1000:g} s hold; shorten it or hold longer"
+            )
         for group in time_left_cues(step.ms):
             free = cue.end + 300
             fits = True
@@ -171,9 +162,17 @@ class _Section:
         window = max(step.ms, needed)
         if window > step.ms:
             self.warnings.append(
-                f"{self.technique}: the breathe cue {text[:40]!r} needs {needed / 1000:.1f} s "
+                f"{self.place}: the breathe cue {_quote(text)} needs {needed / 1000:.1f} s "
                 f"but its window is {step.ms / 1000:g} s; the window was lengthened"
             )
+        if step.direction != "hold":
+            if self.last_breath is not None and self.last_breath[0] == step.direction:
+                self.warnings.append(
+                    f"{self.place}: two {step.direction}-breaths in a row, "
+                    f"{_quote(self.last_breath[1])} then {_quote(text)}; "
+                    "let in and out take turns"
+                )
+            self.last_breath = (step.direction, text)
         self.add(start, window, "breathe", text, name=step.direction)
         self.add(
             start,
@@ -202,19 +201,33 @@ class _Section:
         )
 
 
+def _quote(text: str | None) -> str:
+    text = text or ""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
 def _fill(text: str, side: str | None) -> str:
     return text.replace("{side}", side) if side is not None else text
 
 
-def _technique(t: Technique, start: int, transition_ms: int, speech_ms: SpeechMs) -> Section:
-    s = _Section(speech_ms, start, technique=t.title)
+def _technique(
+    routine: Routine, n: int, before: Posture | None, start: int, speech_ms: SpeechMs
+) -> Section:
+    t = routine.techniques[n - 1]
+    place = f"{routine.source}: technique {n}" + (f" ({t.id})" if t.id else "")
+    s = _Section(speech_ms, start, technique=t.title, place=place)
+    moving = phrases.moved(before, t.posture)
+    if moving and before is not None and t.posture is not None:  # at the start: the opening
+        s.speak(phrases.MOVE[t.posture])
     s.speak(f"{t.title}.")
     if t.position:
         s.speak(_fill(t.position, t.sides[0] if t.sides else None))
     if t.safety:
         s.speak(_fill(t.safety, t.sides[0] if t.sides else None))
-    if transition_ms:
-        s.rest(transition_ms, "get into position")
+    quiet = phrases.transition_ms(routine, t, before)
+    if quiet:
+        moved_from = moving and before is not None
+        s.rest(quiet, f"move to the {t.posture}" if moved_from else "get into position")
     s.chime("technique-start")
     for i, side in enumerate(t.sides or (None,)):
         s.side = side
@@ -246,19 +259,27 @@ def _technique(t: Technique, start: int, transition_ms: int, speech_ms: SpeechMs
 
 
 def _preamble(routine: Routine, speech_ms: SpeechMs) -> Section:
+    """Title, what to fetch, the safety warning, the sounds this routine uses, and into the
+    first posture. Warnings about the routine's definitions ride on this first section."""
     s = _Section(speech_ms, 0)
+    s.warnings += definition_warnings(routine)
     s.speak(f"{routine.title}.")
-    for text in PREAMBLE:
+    needs = phrases.needs_sentence(phrases.equipment(routine))
+    if needs:
+        s.speak(needs)
+    for text in phrases.SAFETY:
         s.speak(text)
-    for text, sound in CHIME_GUIDE:
-        s.speak(text)
+    s.speak(phrases.SOUNDS_INTRO)
+    for sound in phrases.sounds_used(routine):
+        s.speak(phrases.SOUND_GUIDE[sound])
         s.chime(sound, at=s.speech_free + 200)
+    s.speak(phrases.SETTLE[phrases.first_posture(routine)])
     return s.close("Introduction")
 
 
-def _outro(start: int, speech_ms: SpeechMs) -> Section:
+def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
     s = _Section(speech_ms, start)
-    for text in OUTRO:
+    for text in (*phrases.CLOSING[phrases.last_posture(routine)], phrases.SEE_SOMEONE):
         s.speak(text)
     s.chime("routine-end", at=s.speech_free + GAP_MS)
     return s.close("Closing")
@@ -269,11 +290,13 @@ def compile_sections(routine: Routine, speech_ms: SpeechMs) -> Iterator[Section]
     start the first while later cues are still being synthesized."""
     section = _preamble(routine, speech_ms)
     yield section
-    for t in routine.techniques:
-        section = _technique(t, section.end, routine.transition_ms, speech_ms)
+    before: Posture | None = None
+    for n, posture in enumerate(phrases.postures(routine), 1):
+        section = _technique(routine, n, before, section.end, speech_ms)
+        before = posture
         _check_length(routine, section.end)
         yield section
-    section = _outro(section.end, speech_ms)
+    section = _outro(routine, section.end, speech_ms)
     _check_length(routine, section.end)
     yield section
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,8 @@ DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
+CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened")
+"""Every key the config file may hold; any other is a typo, and is warned about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,8 @@ def resolve_settings(
         )
     if problems:
         raise RoutineError(problems)
+    for warning in unknown_keys(config, config_path()):
+        _warn_once(warning)
     return Settings(
         engine=engine or routine_engine or (cfg_engine if isinstance(cfg_engine, str) else None),
         rate=rate or routine_rate or (cfg_rate if isinstance(cfg_rate, int) else DEFAULT_RATE),
@@ -108,6 +114,24 @@ def resolve_settings(
         or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
         volume=float(cfg_volume) if isinstance(cfg_volume, int | float) else 1.0,
     )
+
+
+def unknown_keys(config: dict[str, object], path: Path) -> list[str]:
+    """A line for each key the config file has that nothing reads, with the closest known key:
+    a misspelled `voise` would otherwise be ignored in silence."""
+    from .names import valid
+
+    return [
+        f"{path}: {key}: unknown setting, ignored" + valid(key, CONFIG_KEYS, "settings")
+        for key in config
+        if key not in CONFIG_KEYS
+    ]
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    """Each config warning once per run, however many routines are read (`list` reads all)."""
+    logging.getLogger("voiceguide").warning(message)
 
 
 def remember(key: str, value: bool | int | float | str, path: Path | None = None) -> None:

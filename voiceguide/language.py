@@ -6,21 +6,23 @@ all. Files are only ever parsed as data, never executed.
 
 from __future__ import annotations
 
-import difflib
-import functools
 import math
 import re
 import tomllib
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from . import catalog
+from .catalog import builtin_routines, builtin_techniques, load_routine
 from .config import ENGINES, RATE_MAX, RATE_MIN
-from .errors import Problem, RoutineError, UsageError
+from .errors import Problem, RoutineError
+from .names import did_you_mean, valid
 
-LIBRARY = Path(__file__).parent / "library"
+__all__ = ["builtin_routines", "builtin_techniques", "load_routine"]  # from .catalog
+
 MAX_FILE_BYTES = 1_000_000
 MAX_SECONDS = 600
 MAX_TEXT = 1000
@@ -32,6 +34,8 @@ it (1 ms rests would otherwise let a 1 MB file run to millions of events inside 
 DEFAULT_TRANSITION_MS = 5000
 
 Direction = Literal["in", "out", "hold"]
+Posture = Literal["chair", "standing", "wall", "floor"]
+POSTURES: tuple[Posture, ...] = ("chair", "standing", "wall", "floor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,10 @@ class Technique:
     equipment: tuple[str, ...] = ()
     safety: str | None = None
     summary: str | None = None
+    posture: Posture | None = None
+    """Where the body is: the opening, the closing and the transitions follow it."""
+    transition_ms: int | None = None
+    """Its own quiet to get into position; None: the routine's, longer on a posture change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +145,11 @@ def _seconds_ms(value: object, low_inclusive: bool = False) -> int:
     expected = f"seconds in {'[' if low_inclusive else '('}0, {MAX_SECONDS}]"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Bad(f"must be {expected}, {_found(value)}")
-    if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not low_inclusive):
+    if (
+        (isinstance(value, float) and math.isnan(value))
+        or not (0 <= value <= MAX_SECONDS)
+        or (value == 0 and not low_inclusive)
+    ):
         raise _Bad(f"must be {expected}, {_found(value)}")
     ms = round(value * 1000)
     if ms == 0 and not low_inclusive:
@@ -166,8 +178,8 @@ def _sound(value: object) -> str:
     name = _text(value, 200)
     if name not in sounds.NAMES and not name.lower().endswith(".wav"):
         raise _Bad(
-            f"must name a sound{_close(name, sounds.NAMES)} or a .wav file in the routine's "
-            f"folder, {_found(value)}"
+            f"must name a sound or a .wav file in the routine's folder, {_found(value)}"
+            + valid(name, sounds.NAMES, "sounds", "voiceguide sounds")
         )
     return name
 
@@ -176,6 +188,13 @@ def _engine(value: object) -> str:
     if not isinstance(value, str) or value not in ENGINES:
         raise _Bad(f"must be one of {', '.join(ENGINES)}, got {_found(value)}")
     return value
+
+
+def _posture(value: object) -> Posture:
+    for posture in POSTURES:
+        if value == posture:
+            return posture
+    raise _Bad(f"must be one of {', '.join(map(repr, POSTURES))}, {_found(value)}")
 
 
 def _sides(value: object) -> tuple[str, ...]:
@@ -193,11 +212,6 @@ def _equipment(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _Bad(f"must be text or a list of text, {_found(value)}")
     return tuple(_text(v, 100) for v in value)
-
-
-def _close(word: str, choices: Mapping[str, object] | list[str]) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(m) for m in matches)}?)" if matches else ""
 
 
 # --- the table of keys --------------------------------------------------------------------
@@ -234,6 +248,8 @@ TECHNIQUE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("equipment", _equipment, False),
     ("safety", _text, False),
     ("summary", _text, False),
+    ("posture", _posture, False),
+    ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
 )
 
 USE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
@@ -241,6 +257,7 @@ USE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("reps", _whole(1, MAX_REPS), False),
     ("sides", _sides, False),
     ("hold", _seconds_ms, False),
+    ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
 )
 
 
@@ -294,7 +311,9 @@ class _Reader:
         ok = True
         for key in table:
             if key not in known:
-                self.problem(place, f"unknown key {_shown(key)} in {what}{_close(key, known)}")
+                self.problem(
+                    place, f"unknown key {_shown(key)} in {what}{did_you_mean(key, known)}"
+                )
                 ok = False
         for key, check, required in keys:
             if key not in table:
@@ -377,6 +396,8 @@ def _technique(
         equipment=values.get("equipment", ()),
         safety=values.get("safety"),
         summary=values.get("summary"),
+        posture=values.get("posture"),
+        transition_ms=values.get("transition"),
     )
     _check_sides(reader, technique, place)
     return technique
@@ -406,16 +427,17 @@ def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
     values = reader.fields(raw, USE_KEYS, place, "a technique with 'use'")
     if values is None:
         return None
-    builtins = builtin_techniques()
-    base = builtins.get(values["use"])
+    base = catalog.find_technique(values["use"])
     if base is None:
         reader.problem(
             f"{place}, use",
-            f"no built-in technique {values['use']!r}"
-            f"{_close(values['use'], builtins)}; see 'voiceguide list'",
+            f"no technique {_shown(values['use'])}"
+            + valid(values["use"], catalog.technique_ids(), "techniques", "voiceguide list"),
         )
         return None
     technique = base
+    if "transition" in values:
+        technique = replace(technique, transition_ms=values["transition"])
     if "reps" in values:
         technique = replace(technique, reps=values["reps"])
     if "sides" in values:
@@ -467,10 +489,14 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
         raise fail("invalid TOML: a number has too many digits") from None
 
 
-def read_technique(path: Path, tid: str | None = None) -> Technique:
-    """A technique file: the keys of an inline technique at the top level."""
-    reader = _Reader(path.name)
-    technique = _technique(reader, _read_toml(path, path.name), "", tid or path.stem)
+def read_technique(
+    path: Path, tid: str | None = None, name: str | None = None, folder: Path | None = None
+) -> Technique:
+    """A technique file: the keys of an inline technique at the top level. `name` is the file
+    as messages call it; `folder`, where its own sound files may be (None: nowhere)."""
+    name = name or path.name
+    reader = _Reader(name, folder)
+    technique = _technique(reader, _read_toml(path, name), "", tid or path.stem)
     if reader.problems or technique is None:
         raise RoutineError(reader.problems)
     return technique
@@ -520,26 +546,3 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
 
 def read_routine(path: Path) -> Routine:
     return parse_routine(_read_toml(path, path.name), path.name, path.parent)
-
-
-@functools.cache
-def builtin_techniques() -> dict[str, Technique]:
-    return {p.stem: read_technique(p) for p in sorted((LIBRARY / "techniques").glob("*.toml"))}
-
-
-def builtin_routines() -> dict[str, Path]:
-    return {p.stem: p for p in sorted((LIBRARY / "routines").glob("*.toml"))}
-
-
-def load_routine(spec: str) -> Routine:
-    """A ROUTINE argument: a built-in routine's name, or a path to a .toml file."""
-    builtins = builtin_routines()
-    if spec in builtins:
-        return read_routine(builtins[spec])
-    path = Path(spec)
-    if path.suffix == ".toml" or path.exists() or "/" in spec:
-        return read_routine(path)
-    raise UsageError(
-        f"no built-in routine {spec!r}{_close(spec, builtins)}; "
-        f"built-ins: {', '.join(builtins)}; or give a path to a .toml file"
-    )

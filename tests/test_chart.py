@@ -1,0 +1,103 @@
+"""`show --chart`: the timeline drawn as PNG and SVG, checked by reading the files back."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide import api, chart
+from voiceguide.timeline import Event, Timeline
+
+
+def hex_rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+
+
+def pixel_of(timeline: Timeline, event: Event, band: tuple[float, float]) -> tuple[int, int]:
+    """(row, column) in the saved PNG of the middle of `event`'s bar, from the figure's own
+    transform: the chart is laid out the same way every time."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = chart.figure(timeline)
+    FigureCanvasAgg(fig)
+    axes = fig.axes[0]
+    rows = len(timeline.sections)
+    index = next(i for i, s in enumerate(timeline.sections) if event in s.events)
+    y = rows - 1 - index + band[0] + band[1] / 2
+    x = (event.start + event.duration / 2) / 60_000
+    px, py = axes.transData.transform((x, y))
+    height = fig.get_figheight() * fig.dpi
+    return round(height - py), round(px)
+
+
+def test_the_png_shows_holds_and_breaths_in_their_colours(run, tmp_path: Path) -> None:
+    out = tmp_path / "desk.png"
+    result = run("show", "desk-break", "--estimate", "--chart", str(out))
+    assert result.status == 0, result.err
+    assert result.out.startswith(f"wrote {out} (")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    from matplotlib.image import imread
+
+    image = imread(out)[:, :, :3]
+    assert image.shape[1] == chart.WIDTH_IN * chart.DPI
+    timeline = api.compile("desk-break", estimate_only=True)
+    events = timeline.events
+    hold = next(e for e in events if e.kind == "hold")
+    breathe_in = next(e for e in events if e.kind == "breathe" and e.name == "in")
+    breathe_out = next(e for e in events if e.kind == "breathe" and e.name == "out")
+    for event, colour in (
+        (hold, "hold"),
+        (breathe_in, "breathe-in"),
+        (breathe_out, "breathe-out"),
+    ):
+        row, column = pixel_of(timeline, event, chart.INTERVALS)
+        assert np.allclose(image[row, column], hex_rgb(chart.COLOURS[colour]), atol=0.02), colour
+    speech = next(e for e in events if e.kind == "speech" and e.duration > 3000)
+    row, column = pixel_of(timeline, speech, chart.SPEECH)
+    assert np.allclose(image[row, column], hex_rgb(chart.COLOURS["speech"]), atol=0.02)
+    row, column = pixel_of(timeline, hold, (chart.SPEECH[0] + 0.9, 0))  # above the band
+    assert not np.allclose(image[row, column], hex_rgb(chart.COLOURS["hold"]), atol=0.1)
+
+
+def test_the_svg_is_real_svg_with_each_kind_in_its_colour(run, tmp_path: Path) -> None:
+    out = tmp_path / "floor.svg"
+    assert run("show", "upper-back", "--estimate", "--chart", str(out)).status == 0
+    root = ET.parse(out).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert out.stat().st_size > 20_000
+    text = out.read_text()
+    fills = {m.lower() for m in re.findall(r"fill:\s*(#[0-9a-fA-F]{6})", text)}
+    for kind in ("hold", "breathe-in", "breathe-out", "rest", "speech"):
+        assert chart.COLOURS[kind] in fills, kind
+    assert chart.COLOURS["breathe-hold"] not in fills, "upper-back never holds the breath"
+    strokes = {m.lower() for m in re.findall(r"stroke:\s*(#[0-9a-fA-F]{6})", text)}
+    assert chart.COLOURS["chime"] in strokes
+    for label in ("Foam roller", "Ball release", "right", "left", "minutes"):
+        assert label in text or label.replace(" ", "") in text
+
+
+@pytest.mark.parametrize("name", ["chart.pdf", "chart"])
+def test_a_chart_is_png_or_svg(run, tmp_path: Path, name: str) -> None:
+    result = run("show", "floor", "--estimate", "--chart", str(tmp_path / name))
+    assert result.status == 2
+    assert "a chart is written as .png or .svg" in result.err
+    assert result.err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_list_and_show_do_not_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom voiceguide.cli import main\n"
+        "for args in (['list'], ['show', 'floor', '--estimate']):\n"
+        "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+        "print('matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("False")

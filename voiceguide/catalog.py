@@ -1,0 +1,155 @@
+"""Where routines and techniques come from: the built-ins shipped in library/, the user's own
+technique files in the config folder's techniques/, and paths given on the command line.
+
+A technique id works wherever a routine does: it becomes a routine of that one technique with
+the usual opening and closing, so a single technique can be previewed, tried and exported.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import Problem, RoutineError, UsageError
+from .names import valid
+
+if TYPE_CHECKING:
+    from .language import Routine, Technique
+
+LIBRARY = Path(__file__).parent / "library"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A routine or technique file as written, for `show --source`."""
+
+    path: Path
+    kind: str
+    """"routine" or "technique"."""
+    text: str
+
+
+@functools.cache
+def builtin_techniques() -> dict[str, Technique]:
+    from .language import read_technique
+
+    return {p.stem: read_technique(p) for p in sorted((LIBRARY / "techniques").glob("*.toml"))}
+
+
+def builtin_routines() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((LIBRARY / "routines").glob("*.toml"))}
+
+
+def user_folder() -> Path:
+    """The user's own technique files: `techniques/` in the config folder."""
+    from .config import config_dir
+
+    return config_dir() / "techniques"
+
+
+def _user_paths() -> dict[str, Path]:
+    folder = user_folder()
+    try:
+        return {p.stem: p for p in sorted(folder.glob("*.toml")) if p.is_file()}
+    except OSError:
+        return {}
+
+
+def user_techniques() -> dict[str, Technique]:
+    """The user's technique files, read each time (they change while we run, in tests too).
+    Every problem in every file is reported, with the file's full path."""
+    from .language import read_technique
+
+    builtins = builtin_techniques()
+    found: dict[str, Technique] = {}
+    problems: list[Problem] = []
+    for tid, path in _user_paths().items():
+        if tid in builtins:
+            problems.append(
+                Problem(
+                    str(path),
+                    "",
+                    f"a built-in technique is already called {tid!r}; rename the file "
+                    f"(the id is the file name), e.g. to my-{tid}.toml",
+                )
+            )
+            continue
+        try:
+            found[tid] = read_technique(path, tid, str(path), folder=path.parent)
+        except RoutineError as exc:
+            problems += exc.problems
+    if problems:
+        raise RoutineError(problems)
+    return found
+
+
+def technique_ids() -> list[str]:
+    """Every id `use` accepts, for messages: built-ins, then the user's (by file name only, so
+    a broken user file does not hide the message being built)."""
+    return [*builtin_techniques(), *(t for t in _user_paths() if t not in builtin_techniques())]
+
+
+def find_technique(tid: str) -> Technique | None:
+    """A technique by id: a built-in, else one of the user's."""
+    builtin = builtin_techniques().get(tid)
+    if builtin is not None:
+        return builtin
+    if tid not in _user_paths():
+        return None
+    return user_techniques().get(tid)
+
+
+def single(technique: Technique, source: str) -> Routine:
+    """A routine of one technique, with the usual opening and closing."""
+    from .language import Routine
+
+    return Routine(technique.title, (technique,), source=source, summary=technique.summary)
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.endswith(".toml") or "/" in spec or Path(spec).exists()
+
+
+def load_routine(spec: str) -> Routine:
+    """A ROUTINE argument: a built-in routine's name, a technique id (built-in or the user's),
+    or a path to a routine file."""
+    from .language import read_routine
+
+    routines = builtin_routines()
+    if spec in routines:
+        return read_routine(routines[spec])
+    if spec in builtin_techniques():
+        return single(builtin_techniques()[spec], f"{spec}.toml")
+    if _looks_like_path(spec):
+        return read_routine(Path(spec))
+    technique = find_technique(spec)
+    if technique is not None:
+        return single(technique, str(_user_paths()[spec]))
+    raise UsageError(f"no routine or technique {spec!r}{_choices(spec)}; or give a .toml path")
+
+
+def _choices(spec: str) -> str:
+    return valid(
+        spec, [*builtin_routines(), *technique_ids()], "routines and techniques", "voiceguide list"
+    )
+
+
+def source(spec: str) -> Source:
+    """The file behind a ROUTINE argument, as written: ready to copy and change."""
+    if spec in builtin_routines():
+        path, kind = builtin_routines()[spec], "routine"
+    elif spec in builtin_techniques():
+        path, kind = LIBRARY / "techniques" / f"{spec}.toml", "technique"
+    elif not _looks_like_path(spec) and spec in _user_paths():
+        path, kind = _user_paths()[spec], "technique"
+    elif _looks_like_path(spec):
+        path, kind = Path(spec), "routine"
+    else:
+        raise UsageError(f"no routine or technique {spec!r}{_choices(spec)}")
+    try:
+        return Source(path, kind, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RoutineError([Problem(spec, "", f"cannot read: {reason}")]) from None
