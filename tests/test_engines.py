@@ -273,3 +273,27 @@ def test_voices_lists_every_engine(run) -> None:
     assert result.status == 0, result.err
     assert "natural:" in result.out and "espeak:" in result.out and "system:" in result.out
     assert re.search(r"^  heart +American English, female", result.out, re.M)
+
+
+def test_an_unknown_voice_names_its_file_and_key(
+    run, routine_file, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    path = routine_file('title = "T"\nvoice = "en-uss"\n[[technique]]\nuse = "self-hug"\n')
+    result = run("check", str(path))
+    assert result.status == 2
+    assert result.err.startswith(
+        "error: routine.toml: voice: unknown voice 'en-uss' of the natural engine; close matches:"
+    ), result.err
+    out = tmp_path / "x.wav"
+    result = run("export", str(path), "-o", str(out), "--engine", "espeak")
+    assert result.status == 2 and not out.exists()
+    assert result.err.startswith("error: routine.toml: voice: unknown voice 'en-uss' of the espeak")
+    config = tmp_path / "config" / "voiceguide" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('voice = "martian"\n')
+    result = run("check", "desk-break")
+    assert result.status == 2
+    assert result.err.startswith(f"error: {config}: voice: unknown voice 'martian'"), result.err
+    result = run("show", "desk-break", "--voice", "martian")
+    assert result.status == 2 and "unknown voice 'martian' of the espeak engine" in result.err

@@ -42,7 +42,7 @@ from voiceguide.language import (
     builtin_techniques,
     read_routine,
 )
-from voiceguide.speech import estimate_ms
+from voiceguide.estimate import estimate_ms
 
 from .conftest import ROUTINES, exit_status
 

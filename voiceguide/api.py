@@ -77,6 +77,22 @@ def _choose(requested: str | None, voice: str) -> str:
     return name
 
 
+def refuse_unknown_voice(routine: Routine, settings: Settings, *, voice: str | None = None) -> None:
+    """Refuse a voice the engine does not have before any work: one line naming where it was
+    asked for (the routine file or the config file, and the key), and the close matches."""
+    from .config import config_path
+    from .errors import Problem, RoutineError, UsageError
+    from .speech import resolve
+
+    try:
+        resolve(settings.engine or "natural", settings.voice)
+    except UsageError as exc:
+        if voice is not None:  # from the command line: the message says it all
+            raise
+        where = routine.source if routine.voice else str(config_path())
+        raise RoutineError([Problem(where, "voice", str(exc))]) from exc
+
+
 def estimate(settings: Settings) -> SpeechMs:
     """The engine's length model at the settings' rate: no synthesis."""
     from .speech import length_model
@@ -104,14 +120,16 @@ def compile(
     voice: str | None = None,
     engine_name: str | None = None,
     estimate_only: bool = False,
+    check_voice: bool = False,
 ) -> Timeline:
-    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to."""
+    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to
+    (`check_voice`: an estimate that still refuses a voice the engine does not have)."""
     routine = _load(routine)
     if estimate_only:
-        return compile_routine(
-            routine,
-            estimate(settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)),
-        )
+        settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+        if check_voice:
+            refuse_unknown_voice(routine, settings, voice=voice)
+        return compile_routine(routine, estimate(settings))
     return prepare(routine, rate=rate, voice=voice, engine_name=engine_name).timeline
 
 
@@ -127,6 +145,8 @@ def prepare(
     """Synthesize every cue (cached clips first), then compile against the real clip lengths."""
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    if engine is None:
+        refuse_unknown_voice(routine, settings, voice=voice)
     texts = cue_texts(routine)
     clips: dict[str, Clip] = {}
     with _engine(engine, settings) as synthesizer:
@@ -264,6 +284,8 @@ def playing(
 
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    if engine is None:
+        refuse_unknown_voice(routine, settings, voice=voice)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()

@@ -101,6 +101,16 @@ def length_model(engine: str, rate: int) -> Callable[[str], int]:
     return lambda text: engine_estimate_ms(engine, text, rate)
 
 
+def resolve(engine: str, voice: str) -> str:
+    """The id of `voice` in `engine`; UsageError listing close matches when it has none."""
+    if engine == "natural":
+        from .natural import installed_voices, resolve_natural
+
+        return resolve_natural(voice, installed_voices())
+    with open_engine(engine, workers=1) as running:
+        return running.resolve_voice(voice)
+
+
 def list_voices(engine: str) -> tuple[VoiceInfo, ...]:
     with open_engine(engine, workers=1) as running:
         return running.voices()

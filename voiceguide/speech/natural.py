@@ -86,6 +86,14 @@ def installed_voices() -> tuple[VoiceInfo, ...]:
     return tuple(found)
 
 
+def resolve_natural(name: str, voices: tuple[VoiceInfo, ...]) -> str:
+    """A voice id from an id ("heart") or a language ("en-us")."""
+    wanted = name.strip().casefold().replace("_", "-")
+    if wanted in LANGUAGES and any(v.id == LANGUAGES[wanted] for v in voices):
+        return LANGUAGES[wanted]
+    return resolve_voice(name, voices, "natural")
+
+
 def unavailable() -> str | None:
     """Why the natural voice cannot speak here, or None (cheap: nothing is loaded)."""
     for module, package in (("hibari", "hibari-tts"), ("onnxruntime", "onnxruntime")):
@@ -143,11 +151,7 @@ class NaturalEngine:
         return installed_voices()
 
     def resolve_voice(self, name: str) -> str:
-        wanted = name.strip().casefold().replace("_", "-")
-        voices = self.voices()
-        if wanted in LANGUAGES and any(v.id == LANGUAGES[wanted] for v in voices):
-            return LANGUAGES[wanted]
-        return resolve_voice(name, voices, self.name)
+        return resolve_natural(name, self.voices())
 
     def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
         self.start()
