@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voiceguide import api, language
 from voiceguide.cache import CachedSynthesizer, ClipCache
@@ -24,7 +26,7 @@ from voiceguide.compiler import cue_texts
 from voiceguide.config import Settings
 from voiceguide.errors import SpeechError
 from voiceguide.render import leveled_speech, to_pcm16
-from voiceguide.speech import choose, natural, open_engine, system, unavailable
+from voiceguide.speech import Engine, choose, natural, open_engine, system, unavailable
 from voiceguide.speech.rates import estimate_ms
 
 from .conftest import ROUTINES
@@ -297,3 +299,60 @@ def test_an_unknown_voice_names_its_file_and_key(
     assert result.err.startswith(f"error: {config}: voice: unknown voice 'martian'"), result.err
     result = run("show", "desk-break", "--voice", "martian")
     assert result.status == 2 and "unknown voice 'martian' of the espeak engine" in result.err
+
+
+HOSTILE = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "[word](/w\u02c8\u025c\u0279d/)",
+                "<speak><prosody rate='x-slow'>",
+                "[[h@'loU]]",
+                "&amp; &#x1F600;",
+                "\x01\x02",
+                "\u200d\u200c",
+                "👩‍👩‍👧",
+                "-->",
+                "...!?",
+                "1000000000000",
+                "Breathe in.",
+                "{side}",
+            ]
+        ),
+        st.text(max_size=20),
+    ),
+    min_size=1,
+    max_size=4,
+).map(" ".join)
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine(name: str) -> Engine:
+    if name not in _ENGINES:
+        _ENGINES[name] = open_engine(name, workers=1)
+    return _ENGINES[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_engines() -> Iterator[None]:
+    yield
+    for engine in _ENGINES.values():
+        engine.close()
+    _ENGINES.clear()
+
+
+@pytest.mark.parametrize("engine", INSTALLED)
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(text=HOSTILE)
+def test_any_text_is_spoken_as_text_or_refused_in_one_line(engine: str, text: str) -> None:
+    """Markup, an engine's own syntax, control characters, emoji: a clip of that text, or one
+    SpeechError naming the cue; the engine goes on speaking either way."""
+    running = _engine(engine)
+    try:
+        (clip,) = running.synthesize([text], Settings(engine=engine))
+    except SpeechError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert clip.sample_rate == SAMPLE_RATE and len(clip.pcm) % 2 == 0
+    (after,) = running.synthesize(["Still speaking."], Settings(engine=engine))
+    assert after.duration_ms > 300
