@@ -88,7 +88,7 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
         os.close(follower)
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().startswith(b"Lie down")  # the prompt goes to a tty
+            assert proc.stdout.readline().startswith(b"Get comfortable")  # the prompt: a tty
             os.write(leader, b"\n")
             time.sleep(2)
             os.write(leader, b"n")  # "Next: Shoulder roll." then the technique from its start
@@ -140,7 +140,7 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
         proc = play(audio_device, SHORT, "--yes", stdin=follower)
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().startswith(b"Lie down")
+            assert proc.stdout.readline().startswith(b"Get comfortable")
             os.write(leader, b"\n")
             assert b"Introduction" in proc.stdout.readline()
             began = time.monotonic()  # the status line follows the first buffer's start
