@@ -239,9 +239,9 @@ def play(
     """Play ROUTINE aloud (default: upper-back), hands-free.
 
     ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
-    .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p starts the technique
-    again (twice: the one before), + adds ten seconds to a hold, q stops. Each is confirmed
-    aloud.
+    .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
+    starts the technique again (twice: the one before), + adds ten seconds to a hold, q
+    stops. Each is confirmed aloud.
     """
     from . import terminal
 
