@@ -213,6 +213,8 @@ def playing(
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once.
     """
+    import os
+
     from .player import Player, Program
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
@@ -232,6 +234,8 @@ def playing(
             return to_pcm16(leveled_speech(clip) * settings.volume)
 
         player = Player(program, sink, clock, speak)
+        if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
+            player.stuck_s = float(wait)
         try:
             yield player
         finally:
