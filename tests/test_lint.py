@@ -207,3 +207,27 @@ def test_sounds_plays_one_on_the_device(audio_device: VirtualDevice) -> None:
     assert done.returncode == 0, done.stderr.decode()
     heard = recorder.samples()
     assert np.abs(heard.astype(np.int32)).max() > 1000, "the chime reached the device"
+
+
+def test_play_prints_the_warnings_before_it_starts(run, routine_file, monkeypatch) -> None:
+    import contextlib
+    from collections.abc import Iterator
+
+    from voiceguide import api
+
+    class Player:
+        def run(self, *_: object) -> None:
+            pass
+
+    @contextlib.contextmanager
+    def playing(routine: str, **_: object) -> Iterator[Player]:
+        yield Player()
+
+    monkeypatch.setattr(api, "playing", playing)
+    bad = routine_file(inline('{ say = "Turn to the {sied}." }', 'sides = ["right"]\n'))
+    result = run("play", str(bad), "--yes")
+    assert result.status == 0, result.err
+    assert warnings(result) == [
+        "warning: routine.toml: technique 1, step 1: {sied} is not a placeholder and would be "
+        "spoken as written (did you mean {side}?); the only placeholder is {side}"
+    ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,12 @@ REPO = Path(__file__).parent.parent
 TOLERANCE = SAMPLE_RATE // 50  # 20 ms
 
 
-def play(device: VirtualDevice, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+def play(
+    device: VirtualDevice, *args: str, wait_s: str = "", **kwargs: object
+) -> subprocess.Popen[bytes]:
     env = dict(device.env, XDG_CACHE_HOME=os.environ["XDG_CACHE_HOME"])
+    if wait_s:
+        env["VOICEGUIDE_DEVICE_WAIT_S"] = wait_s
     return subprocess.Popen(
         [sys.executable, "-m", "voiceguide", "play", *args],
         cwd=REPO,
@@ -88,7 +94,7 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
         os.close(follower)
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().startswith(b"Lie down")  # the prompt goes to a tty
+            assert proc.stdout.readline().startswith(b"Get comfortable")  # the prompt: a tty
             os.write(leader, b"\n")
             time.sleep(2)
             os.write(leader, b"n")  # "Next: Shoulder roll." then the technique from its start
@@ -129,7 +135,6 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
 def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
     audio_device: VirtualDevice,
 ) -> None:
-    import signal
     import termios
 
     prepared = api.prepare(SHORT)
@@ -140,7 +145,7 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
         proc = play(audio_device, SHORT, "--yes", stdin=follower)
         try:
             assert proc.stdout is not None
-            assert proc.stdout.readline().startswith(b"Lie down")
+            assert proc.stdout.readline().startswith(b"Get comfortable")
             os.write(leader, b"\n")
             assert b"Introduction" in proc.stdout.readline()
             began = time.monotonic()  # the status line follows the first buffer's start
@@ -167,3 +172,130 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
     silent_after = cut / SAMPLE_RATE - (interrupted - began)
     print(f"sound stopped {silent_after * 1000:.0f} ms after SIGINT")
     assert silent_after < 0.5
+
+
+TINY = """title = "Tiny"
+transition = 1
+
+[[technique]]
+title = "Nod"
+steps = [{ say = "Nod slowly." }, { hold = 2 }]
+"""
+
+
+def assert_whole_routine(recording: np.ndarray, reference: np.ndarray, late_s: float) -> None:
+    """Second by second, the routine is in the recording as rendered (a second cut in two by
+    a stop or a resumed sink aside), ending with the end chime at least `late_s` late."""
+    piece = SAMPLE_RATE
+    shift = find_offset(recording[: 10 * SAMPLE_RATE], reference[: 3 * SAMPLE_RATE])
+    first, missing, last = shift, [], 0
+
+    def heard(at: int) -> bool:
+        got = recording[at + shift : at + shift + piece]
+        return len(got) == piece and np.count_nonzero(got != reference[at : at + piece]) < 50
+
+    for at in range(0, len(reference) - piece + 1, piece):
+        if not reference[at : at + piece].any():
+            continue
+        if not heard(at):  # after a stop, the rest comes later
+            lo = max(0, at + shift - piece)
+            window = recording[lo : lo + 20 * SAMPLE_RATE]
+            if len(window) < piece:
+                missing.append(at / SAMPLE_RATE)
+                continue
+            found = find_offset(window, reference[at : at + piece])
+            shift, was = lo + found - at, shift
+            if not heard(at):
+                shift = was
+                missing.append(at / SAMPLE_RATE)
+                continue
+        last = at
+    assert len(missing) <= 2, f"not heard, at seconds {missing}"
+    assert np.abs(reference[last:]).max() > 2000, "the last second heard holds the end chime"
+    assert (shift - first) / SAMPLE_RATE >= late_s, "the stop is in the recording"
+
+
+def test_a_stopped_process_and_a_suspended_sink_lose_nothing(
+    audio_device: VirtualDevice, routine_file: Callable[[str], Path]
+) -> None:
+    """Ctrl-Z (here SIGSTOP) for 10 s, later the sink suspended for 10 s: the player waits for
+    the device both times, and the whole routine is heard, end chime included. (A suspended
+    sink's monitor records nothing, so only the stop shows as a gap.)"""
+    tiny = str(routine_file(TINY))
+    prepared = api.prepare(tiny)
+    reference = render(prepared.timeline, prepared.clips)
+    with audio_device.record("stopped") as recorder:
+        proc = play(audio_device, tiny, "--yes")
+        try:
+            assert proc.stdout is not None
+            assert b"Introduction" in proc.stdout.readline()
+            time.sleep(5)
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(10)
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(20)
+            audio_device.pactl("suspend-sink", audio_device.sink, "1")
+            time.sleep(10)
+            audio_device.pactl("suspend-sink", audio_device.sink, "0")
+            _, err = proc.communicate(timeout=prepared.timeline.duration / 1000 + 60)
+        finally:
+            audio_device.pactl("suspend-sink", audio_device.sink, "0")
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert_whole_routine(recorder.samples(), reference, late_s=9)
+
+
+def test_a_sink_that_stays_suspended_is_an_error_not_a_success(
+    audio_device: VirtualDevice, routine_file: Callable[[str], Path]
+) -> None:
+    tiny = str(routine_file(TINY))
+    duration = api.compile(tiny).duration / 1000
+    audio_device.pactl("suspend-sink", audio_device.sink, "1")
+    try:
+        proc = play(audio_device, tiny, "--yes", wait_s="3")
+        _, err = proc.communicate(timeout=duration + 60)
+    finally:
+        audio_device.pactl("suspend-sink", audio_device.sink, "0")
+    assert proc.returncode == 1
+    (line,) = err.decode().splitlines()
+    assert line.startswith("error: the sound device stopped playing: "), line
+
+
+FAKE_PLATFORM = """
+import ctypes, sys
+real = ctypes.CDLL
+def refuse(name, *args, **kwargs):
+    if name and "asound" in str(name):
+        raise AssertionError(f"{name} loaded on {sys.platform}")
+    return real(name, *args, **kwargs)
+ctypes.CDLL = refuse
+import platformdirs, voiceguide.cli  # as imported there: some libraries choose at import
+sys.platform = sys.argv.pop(1)
+voiceguide.cli.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_other_platforms_reach_the_sink_without_alsa(
+    audio_device: VirtualDevice, platform: str
+) -> None:
+    """On macOS and Windows simpleaudio has no ALSA to quiet: `play` must not load it (here
+    loading it fails loudly), and still plays."""
+    env = dict(audio_device.env, XDG_CACHE_HOME=os.environ["XDG_CACHE_HOME"])
+    command = [sys.executable, "-c", FAKE_PLATFORM, platform, "play", SHORT, "--yes"]
+    with audio_device.record(f"platform-{platform}") as recorder:
+        proc = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert proc.stdout is not None
+            assert b"Introduction" in proc.stdout.readline(), proc.stderr
+            time.sleep(2)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert (proc.returncode, err.decode().strip()) == (130, "interrupted")
+    assert np.abs(recorder.samples()).max() > 2000, "nothing was heard"

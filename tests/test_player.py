@@ -226,3 +226,33 @@ def test_status_names_technique_step_and_time_left(rig: Rig) -> None:
     status = rig.player.status()
     assert (status.section, status.step, status.left_s) == ("Shoulder roll", "hold", 7)
     assert status.total_ms == rig.timeline().duration and not status.paused
+
+
+def test_a_device_that_never_plays_is_an_error_not_the_end() -> None:
+    clock = FakeClock()
+    sink = FakeSink(clock, stuck=True)
+    with api.playing(SHORT, sink=sink, clock=clock, engine=FakeSynthesizer()) as player:
+        Rig(player, clock, sink, FakeSynthesizer()).wait_until_made()
+        player.stuck_s = 5
+        end = player.program.end / SAMPLE_RATE
+        with pytest.raises(AudioDeviceError, match="stopped playing"):
+            while player.tick():
+                clock.advance(TICK)
+        assert clock.now() > end + 5, "waited for the device first"
+    assert sink.markers and all(not p.is_playing() for p in sink.playbacks + sink.markers)
+
+
+def test_a_stop_and_continue_moves_the_play_position_back_by_the_stop(rig: Rig) -> None:
+    rig.until(5)
+    before = rig.player.position
+    rig.clock.advance(10)  # stopped: no tick, the device got nothing
+    rig.player.continued()
+    rig.player.tick()
+    assert rig.player.position - before <= ms_to_samples(100, SAMPLE_RATE)
+    (marker,) = rig.sink.markers
+    assert rig.player.tick()
+    rig.clock.advance(marker.started + len(marker.pcm) / SAMPLE_RATE - rig.clock.now())
+    assert rig.player.tick(), "the routine plays on past its time by the length of the stop"
+    assert rig.until(rig.clock.now() + 9.5)
+    rig.to_end()
+    assert rig.clock.now() >= marker.started + len(marker.pcm) / SAMPLE_RATE + 10

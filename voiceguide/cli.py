@@ -268,10 +268,10 @@ def play(
 ) -> None:
     """Play ROUTINE aloud (default: upper-back), hands-free.
 
-    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file. On a
-    terminal: space pauses or resumes, n skips to the next technique, p starts the technique
-    again (twice: the one before), + adds ten seconds to a hold, q stops. Each is confirmed
-    aloud.
+    ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
+    .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
+    starts the technique again (twice: the one before), + adds ten seconds to a hold, q
+    stops. Each is confirmed aloud.
     """
     from . import terminal
 
@@ -289,6 +289,7 @@ def play(
             click.echo(f"{exc}; exporting instead", err=True)
             _export_instead(routine, else_export, rate, voice, engine)
             return
+        _warn(api.compile(routine, rate=rate, voice=voice, estimate_only=True))  # fast
         if not yes:  # asked only when there is something to play on
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile

@@ -4,12 +4,18 @@ Timing comes from the sound device, not from sleeping: the routine plays as one 
 (two on a cold start: the introduction, then the rest once it is synthesized), so cues cannot
 drift. Controls stop and restart that buffer at a new place, or, for "+", open ten seconds of
 silence in it ahead of the play position, in the buffer's spare tail.
+
+The player ends on what the device has played, not on time elapsed: a process stopped and
+continued (Ctrl-Z, SIGSTOP) moves the play position back by the time it was stopped, and the
+routine is over only once a silent marker stream as long as the routine's audio has been
+consumed by the device too (a suspended or stuck device holds it back; see docs/player.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -17,6 +23,7 @@ import numpy as np
 
 from .clip import SAMPLE_RATE
 from .compiler import seconds_words
+from .errors import AudioDeviceError
 from .sink import Clock, Playback, Sink
 from .timeline import Event, Section, ms_to_samples
 
@@ -35,6 +42,9 @@ CHAIN_MS = 1000
 1.5 s of quiet that closes every section."""
 BACK_WINDOW_MS = 5000
 """A "p" this soon after a technique starts goes back to the one before."""
+STUCK_S = 30.0
+"""How long past the routine's end a device may still be playing it before it counts as stuck:
+an error, never a claimed success."""
 
 KEYS = {" ": "pause", "n": "next", "p": "previous", "+": "more", "=": "more", "q": "quit"}
 
@@ -45,6 +55,11 @@ def _grid(ms: int) -> int:
 
 def _ms(sample: int) -> int:
     return sample * 1000 // SAMPLE_RATE
+
+
+def _clock_text(ms: int) -> str:
+    minutes, seconds = divmod(ms // 1000, 60)
+    return f"{minutes}:{seconds:02d}"
 
 
 @dataclass(slots=True)
@@ -125,6 +140,23 @@ class Program:
             self.shift_ms += ms
 
 
+@contextlib.contextmanager
+def _on_continue(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` whenever the process is continued after a stop, where a handler can be
+    set (the main thread, on a system with SIGCONT); the default action, continuing, stays."""
+    import signal
+
+    sigcont = getattr(signal, "SIGCONT", None)
+    if sigcont is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(sigcont, lambda *_: callback())
+    try:
+        yield
+    finally:
+        signal.signal(sigcont, previous if previous is not None else signal.SIG_DFL)
+
+
 def _shifted(section: Section, ms: int) -> Section:
     events = tuple(replace(e, start=e.start + ms) for e in section.events)
     return replace(section, start=section.start + ms, events=events)
@@ -164,6 +196,18 @@ class Player:
     _resume_at: int = 0
     _then_quit: bool = False
     _voice: Playback | None = None
+    stuck_s: float = STUCK_S
+    _marker: Playback | None = None
+    """Silence as long as a stretch of the main buffer's audio, played alongside it: the device
+    consumes both at one pace, so the main audio has been played once the marker has."""
+    _marked_to: int = 0
+    """The routine sample up to which markers have been started."""
+    _marker_due: float = 0.0
+    """When the current marker would end on a device that never stalls."""
+    _polled: float | None = None
+    """Clock time of the last tick."""
+    _continued: float | None = None
+    """Clock time of a SIGCONT not yet accounted for (set from the signal handler)."""
 
     # --- running ----------------------------------------------------------------------------
 
@@ -171,6 +215,7 @@ class Player:
         """Advance: chain the next buffer, finish a confirmation. False once the routine is over."""
         if self.program.error is not None:
             raise self.program.error
+        self._account_for_stop()
         if self.state == "confirming" and not (self._voice and self._voice.is_playing()):
             if self._then_quit:
                 self.state = "done"
@@ -180,8 +225,11 @@ class Player:
             return True
         if self._main is not None:
             self._follow()
+            self._mark()
             end = self._main_from + self._main_len
             if self.position >= end or not self._main.is_playing():
+                if self._unplayed(end):
+                    return True
                 self._main.stop(at_once=True)  # only the silent headroom is left
                 self._main = None
             elif self.program.end > end:
@@ -203,7 +251,10 @@ class Player:
         room = max(len(audio), expected + expected // 4) + HEADROOM_S * SAMPLE_RATE
         buffer = np.zeros(room, dtype=np.int16)
         buffer[: len(audio)] = audio
+        self._stop_marker()
         self._main = self.sink.play(buffer)
+        self._marked_to = self.position
+        self._mark()
 
     def _extend(self, end: int) -> None:
         """Sections made since the buffer started go into its silent tail, in place, ahead of
@@ -217,6 +268,7 @@ class Player:
         if end - self.position >= _grid(SAFE_MS) and self._main_len + len(audio) <= len(main.pcm):
             main.pcm[self._main_len : self._main_len + len(audio)] = audio
             self._main_len += len(audio)
+            self._mark()
         elif self.position >= end - _grid(CHAIN_MS):
             rest = self.program.audio_from(self.position)
             if rest is not None:
@@ -228,12 +280,65 @@ class Player:
             self._follow()
             self._main.stop(at_once=at_once)
             self._main = None
+        self._stop_marker()
 
     def _follow(self) -> None:
         """Move `position` to where the playing buffer is now."""
         if self._main is not None:
             played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
             self.position = self._main_from + min(played, self._main_len)
+
+    # --- what the device has played -------------------------------------------------------
+
+    def continued(self) -> None:
+        """The process was stopped and has just been continued (SIGCONT): call from its handler."""
+        self._continued = self.clock.now()
+
+    def _account_for_stop(self) -> None:
+        """While the process was stopped nothing reached the device (simpleaudio feeds it from a
+        thread of this process), so the main buffer started that much later, as far as what has
+        been heard goes. The stop began after the last tick: the time since is taken as lost,
+        erring on the side of playing on a little longer."""
+        now, continued, polled = self.clock.now(), self._continued, self._polled
+        self._polled, self._continued = now, None
+        if continued is None or polled is None or self._main is None:
+            return
+        lost = max(0.0, continued - polled)
+        self._main.started += lost
+        self._marker_due += lost
+
+    def _mark(self) -> None:
+        """Start a marker for main audio not yet covered, once the previous one is played: the
+        chain of markers lags the device, never runs ahead of it."""
+        if self._marker is not None and self._marker.is_playing():
+            return
+        end = self._main_from + self._main_len
+        if self._main is None or end <= self._marked_to:
+            return
+        length = end - self._marked_to
+        self._marker = self.sink.mark(length)
+        self._marker_due = self._marker.started + length / SAMPLE_RATE
+        self._marked_to = end
+
+    def _stop_marker(self) -> None:
+        if self._marker is not None:
+            self._marker.stop(at_once=True)
+            self._marker = None
+
+    def _unplayed(self, end: int) -> bool:
+        """True while the device has not played the main buffer's audio up to `end`; an error
+        once it has been stuck for `stuck_s`."""
+        marker = self._marker
+        if marker is None or not marker.is_playing():
+            return False
+        late = self.clock.now() - self._marker_due
+        if late > self.stuck_s:
+            raise AudioDeviceError(
+                f"the sound device stopped playing: {_clock_text(_ms(end))} of the routine "
+                f"is still not heard after {late:.0f} s; check that the output is not "
+                "suspended or held by another program"
+            )
+        return True
 
     def close(self) -> None:
         """Silence everything at once (Ctrl-C, an error): nothing may keep sounding."""
@@ -387,6 +492,7 @@ class Player:
         buf[cut + gap : self._main_len + gap] = buf[cut : self._main_len].copy()
         buf[cut : cut + gap] = 0
         self._main_len += gap
+        self._mark()
 
     def run(
         self,
@@ -397,6 +503,15 @@ class Player:
         """Play until the routine ends or the user quits; always leaves silence behind.
 
         `read_key(timeout)` waits up to `timeout` seconds for a key; without it, no keys."""
+        with _on_continue(self.continued):
+            self._loop(read_key, show, poll)
+
+    def _loop(
+        self,
+        read_key: Callable[[float], str | None] | None,
+        show: Callable[[Status], None] | None,
+        poll: float,
+    ) -> None:
         try:
             while self.tick():
                 if show is not None:

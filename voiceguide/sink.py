@@ -9,6 +9,7 @@ playback owns its own array and can fade it out in place before stopping.
 from __future__ import annotations
 
 import ctypes
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +56,11 @@ class Sink(Protocol):
         """Start playing mono 16-bit PCM at SAMPLE_RATE now; the sink takes ownership of it."""
         ...
 
+    def mark(self, frames: int) -> Playback:
+        """Play `frames` of silence: it stops playing once the device has consumed that much,
+        which simpleaudio's play position (it has none) cannot tell."""
+        ...
+
 
 class SystemClock:
     def now(self) -> float:
@@ -67,10 +73,15 @@ class SystemClock:
 _SILENCER: Any = None
 
 
+def _uses_alsa() -> bool:
+    """simpleaudio plays through ALSA on Linux only (CoreAudio on macOS, WinMM on Windows)."""
+    return sys.platform.startswith("linux")
+
+
 def _silence_alsa() -> None:
     """ALSA prints its own errors to stderr; we report one clean line instead."""
     global _SILENCER
-    if _SILENCER is not None:
+    if _SILENCER is not None or not _uses_alsa():
         return
     try:
         alsa = ctypes.CDLL("libasound.so.2")
@@ -111,7 +122,8 @@ class SimpleaudioPlayback:
 
 
 class SimpleaudioSink:
-    """The real device, through simpleaudio (ALSA, or PulseAudio through ALSA)."""
+    """The real device, through simpleaudio: ALSA (or PulseAudio through it) on Linux, CoreAudio
+    on macOS, WinMM on Windows. The device is probed by playing through simpleaudio itself."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         try:
@@ -137,8 +149,14 @@ class SimpleaudioSink:
             play = self._sa.play_buffer(pcm, 1, 2, SAMPLE_RATE)
         except Exception as exc:  # simpleaudio's own SimpleaudioError, not exported
             reason = str(exc).split("MSG:")[-1].strip() or str(exc)
-            raise AudioDeviceError(f"no sound device to play on (ALSA: {reason})") from exc
+            system = "ALSA" if _uses_alsa() else "simpleaudio"
+            raise AudioDeviceError(f"no sound device to play on ({system}: {reason})") from exc
         return SimpleaudioPlayback(pcm, self.clock.now(), play, self.clock)
+
+    def mark(self, frames: int) -> Playback:
+        import numpy as np
+
+        return self.play(np.zeros(frames, dtype=np.int16))  # pages never written: no memory
 
 
 # --- fakes for tests ----------------------------------------------------------------------
@@ -166,10 +184,12 @@ class FakePlayback:
     started: float
     clock: FakeClock
     stopped: float | None = None
+    stuck: bool = False
+    """Never consumed: a suspended device."""
 
     def is_playing(self) -> bool:
-        return self.stopped is None and self.clock.now() < self.started + len(self.pcm) / (
-            SAMPLE_RATE
+        return self.stopped is None and (
+            self.stuck or self.clock.now() < self.started + len(self.pcm) / SAMPLE_RATE
         )
 
     def stop(self, *, at_once: bool = False) -> None:
@@ -188,7 +208,10 @@ class FakeSink:
 
     clock: FakeClock
     available: bool = True
+    stuck: bool = False
+    """Acts out a device that takes audio but never plays it (markers never end)."""
     playbacks: list[FakePlayback] = field(default_factory=list)
+    markers: list[FakePlayback] = field(default_factory=list)
 
     def check(self) -> None:
         if not self.available:
@@ -199,3 +222,12 @@ class FakeSink:
         playback = FakePlayback(pcm.copy(), self.clock.now(), self.clock)
         self.playbacks.append(playback)
         return playback
+
+    def mark(self, frames: int) -> Playback:
+        import numpy as np
+
+        self.check()
+        marker = FakePlayback(np.zeros(frames, np.int16), self.clock.now(), self.clock)
+        marker.stuck = self.stuck
+        self.markers.append(marker)
+        return marker
