@@ -120,15 +120,13 @@ def compile(
     voice: str | None = None,
     engine_name: str | None = None,
     estimate_only: bool = False,
-    check_voice: bool = False,
 ) -> Timeline:
-    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to
-    (`check_voice`: an estimate that still refuses a voice the engine does not have)."""
+    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
+    Either way a voice the engine does not have is refused first."""
     routine = _load(routine)
     if estimate_only:
         settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
-        if check_voice:
-            refuse_unknown_voice(routine, settings, voice=voice)
+        refuse_unknown_voice(routine, settings, voice=voice)
         return compile_routine(routine, estimate(settings))
     return prepare(routine, rate=rate, voice=voice, engine_name=engine_name).timeline
 

@@ -186,7 +186,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, rate=rate, estimate_only=True, check_voice=True)
+            timeline = api.compile(file, rate=rate, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:

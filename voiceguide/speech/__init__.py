@@ -9,6 +9,7 @@ light: no numpy and no engine until one is opened.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import TYPE_CHECKING
 
@@ -104,13 +105,18 @@ def length_model(engine: str, rate: int) -> Callable[[str], int]:
 def resolve(engine: str, voice: str) -> str:
     """The id of `voice` in `engine`; UsageError listing close matches when it has none."""
     if engine == "natural":
-        from .natural import installed_voices, resolve_natural
+        from .natural import resolve_natural
 
-        return resolve_natural(voice, installed_voices())
-    with open_engine(engine, workers=1) as running:
-        return running.resolve_voice(voice)
+        return resolve_natural(voice, list_voices(engine))
+    return resolve_voice(voice, list_voices(engine), engine)
 
 
+@functools.cache
 def list_voices(engine: str) -> tuple[VoiceInfo, ...]:
+    """The engine's voices (asked of a worker once per process, except natural's: on disk)."""
+    if engine == "natural":
+        from .natural import installed_voices
+
+        return installed_voices()
     with open_engine(engine, workers=1) as running:
         return running.voices()

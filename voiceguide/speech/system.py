@@ -2,10 +2,10 @@
 NSSpeechSynthesizer/AVSpeech on macOS, espeak-ng on Linux. The way to any voice a platform has.
 
 One `save_to_file` per cue, in worker processes (`workers`), with what pyttsx3 needs to be
-reliable (measured with its espeak driver; see docs/espeak-engine.md): settings are applied
-before each save, one save per run (only a run's last save is spoken), the file is waited for
-(`runAndWait` can return before it is written), and a clip whose length does not fit its rate
-(a rate lost on the way) is saved again. Nothing here imports a POSIX-only module.
+reliable (measured with its espeak driver; see docs/espeak-engine.md): a fresh engine for
+each cue, its settings applied before its one save (an engine reused kept its first rate), and
+the file waited for (`runAndWait` can return before it is written). Nothing here imports a
+POSIX-only module.
 """
 
 from __future__ import annotations
@@ -147,16 +147,11 @@ class _Backend:
         return found
 
     def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
-        samples, rate = self._save(text, voice, control)
-        if driver() == "espeak":  # a rate set just before the save can be lost: say it again
-            from ..estimate import is_plausible
+        """One cue through a fresh pyttsx3 engine: with one engine for all, only the first
+        rate set was ever applied by its espeak driver (the next 9 of 10 came out at it)."""
+        from pyttsx3.engine import Engine
 
-            if not is_plausible(text, int(control), len(samples) * 1000 // rate):
-                samples, rate = self._save(text, voice, control)
-        return samples, rate
-
-    def _save(self, text: str, voice: str, control: float) -> tuple[Any, int]:
-        engine = self._engine
+        engine = Engine()
         engine.setProperty("voice", voice)
         engine.setProperty("rate", round(control))
         engine.setProperty("volume", 1.0)
