@@ -13,7 +13,7 @@ from .errors import Problem, RoutineError
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
-CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened")
+CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened", "cache_limit_mb")
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
 
