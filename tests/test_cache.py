@@ -18,6 +18,8 @@ from voiceguide.config import Settings
 from voiceguide.errors import SpeechError
 from voiceguide.speech import FakeSynthesizer
 
+from .conftest import Result
+
 SETTINGS = Settings(rate=150, voice="en-us", volume=1.0)
 TEXTS = ["Inhale.", "Hold for five breaths.", "Exhale and round your upper back.", "Switch."]
 
@@ -277,3 +279,97 @@ def test_entries_written_with_the_wave_module_are_still_read(cache: ClipCache) -
     assert cache.get(key) == clip
     cache.put(key, clip)
     assert cache.path(key).read_bytes() == entry  # and they are written the same
+
+
+def dead_pid() -> int:
+    """The process id of a process that has ended."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_past_its_limit_the_least_recently_used_entries_go(
+    fake: FakeSynthesizer, tmp_path: Path
+) -> None:
+    texts = [f"Cue {letter}." for letter in "ABCDEF"]  # one length: one entry size
+    roomy = ClipCache(tmp_path / "clips", on_warning=pytest.fail, limit_mb=100)
+    list(CachedSynthesizer(fake, roomy).synthesize(texts[:5], SETTINGS))
+    paths = [roomy.path(ClipCache.key(t, SETTINGS, fake.engine_id)) for t in texts]
+    size = paths[0].stat().st_size
+    for age, path in enumerate(reversed(paths[:5]), 1):  # A the oldest, E the newest
+        os.utime(path, (time.time() - 100 * age, time.time() - 100 * age))
+    tight = ClipCache(tmp_path / "clips", on_warning=pytest.fail, limit_mb=5.5 * size / 1e6)
+    assert tight.get(ClipCache.key(texts[0], SETTINGS, fake.engine_id))  # A is used again
+    list(CachedSynthesizer(fake, tight).synthesize(texts[5:], SETTINGS))  # F: over the limit
+    assert [p.exists() for p in paths] == [True, False, False, True, True, True]
+    assert tight.info().bytes == 4 * size <= 0.9 * tight.limit_bytes
+
+
+def test_temporary_files_of_ended_processes_are_removed_on_the_next_use(
+    fake: FakeSynthesizer, cache: ClipCache
+) -> None:
+    cache.directory.mkdir(parents=True)
+    gone, alive = dead_pid(), os.getpid()
+    left = cache.directory / f".tmp-{gone}-0123abcd.part"
+    writing = cache.directory / f".tmp-{alive}-0123abcd.part"
+    run_left = cache.directory / f".run-{gone}-0123abcd"
+    run_live = cache.directory / f".run-{alive}-0123abcd"
+    for path in (left, writing):
+        path.write_bytes(b"partial")
+    for folder in (run_left, run_live):
+        folder.mkdir()
+        (folder / "0.wav").write_bytes(b"a clip")
+    list(CachedSynthesizer(fake, cache).synthesize(TEXTS[:1], SETTINGS))
+    assert not left.exists() and not run_left.exists()
+    assert writing.exists() and run_live.exists(), "a live process's files stay"
+
+
+def test_a_temporary_name_is_short_and_names_its_process() -> None:
+    from voiceguide.cache import temp_name
+
+    name = temp_name(".tmp-", ".part")
+    assert name.startswith(f".tmp-{os.getpid()}-") and len(name) <= 30
+
+
+def config_file(text: str) -> None:
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "voiceguide"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(text, encoding="utf-8")
+
+
+def test_cache_info_shows_location_size_limit_and_entries(
+    run: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    directory = tmp_path / "voiceguide" / "clips"
+    empty = run("cache", "info")
+    assert empty.status == 0
+    assert empty.out.splitlines() == [
+        f"location: {directory}",
+        "size: 0.0 MB in 0 clip(s)",
+        "limit: 1024 MB (config key cache_limit_mb)",
+    ]
+    config_file("cache_limit_mb = 50\n")
+    list(CachedSynthesizer(FakeSynthesizer(), ClipCache()).synthesize(TEXTS, SETTINGS))
+    size = sum(p.stat().st_size for p in directory.iterdir())
+    info = run("cache", "info")
+    assert info.out.splitlines()[1:] == [
+        f"size: {size / 1e6:.1f} MB in {len(TEXTS)} clip(s)",
+        "limit: 50 MB (config key cache_limit_mb)",
+    ]
+    assert info.err == ""
+
+
+@pytest.mark.parametrize("value", ['"lots"', "0", "-5", "true", "inf"])
+def test_a_bad_cache_limit_names_the_file_and_key(
+    run: Callable[..., Result], value: str, routine_file: Callable[[str], Path], tmp_path: Path
+) -> None:
+    config_file(f"cache_limit_mb = {value}\n")
+    for args in (("cache", "info"), ("export", "desk-break", "-o", str(tmp_path / "x.wav"))):
+        result = run(*args)
+        assert result.status == 2
+        (line,) = result.err.splitlines()
+        assert (
+            line.startswith("error: ") and "config.toml: cache_limit_mb: must be megabytes" in line
+        )
+    assert not (tmp_path / "x.wav").exists()

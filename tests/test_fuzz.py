@@ -596,7 +596,7 @@ def test_a_device_that_never_ends_is_refused(run) -> None:
         pytest.skip("no /dev/zero")
     result = run("check", "/dev/zero")
     assert result.status == 2
-    assert result.err == "error: zero: is larger than 1000 kB; is it really a routine?\n"
+    assert result.err == "error: zero: is not a regular file; a routine is a .toml text file\n"
 
 
 # --- Limits at and just past their edges ---------------------------------------------------

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import language, phrases
-from .clip import Clip
 from .compiler import SpeechMs, compile_routine, cue_texts
 from .config import Settings, resolve_settings
 from .language import Routine
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from .render import Samples
     from .sink import Clock, Sink
     from .speech import Synthesizer
+    from .store import ClipStore
 
 _log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ class Prepared:
     """A routine compiled against its real clips: everything render needs."""
 
     timeline: Timeline
-    clips: dict[str, Clip]
+    clips: ClipStore
+    """On disk, a few in memory; close it when done (or let it be collected)."""
     settings: Settings
 
 
@@ -140,20 +141,54 @@ def prepare(
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
 ) -> Prepared:
-    """Synthesize every cue (cached clips first), then compile against the real clip lengths."""
+    """Synthesize every cue (cached clips first), then compile against the real clip lengths.
+
+    The length limit applies to the estimated length, as `check` shows it, and is checked
+    first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
+    _check_before_synthesis(routine, settings)
     texts = cue_texts(routine)
-    clips: dict[str, Clip] = {}
     with _engine(engine, settings) as synthesizer:
-        for text, clip in zip(texts, synthesizer.synthesize(texts, settings), strict=True):
-            clips[text] = clip
-            if progress is not None:
-                progress("speech", len(clips), len(texts))
-    timeline = compile_routine(routine, lambda text: clips[text].duration_ms)
+        clips = _store(synthesizer)
+        try:
+            made = synthesizer.synthesize(texts, settings)
+            for done, (text, clip) in enumerate(zip(texts, made, strict=True), 1):
+                clips.add(text, clip, _entry(synthesizer, text, settings))
+                if progress is not None:
+                    progress("speech", done, len(texts))
+        except BaseException:
+            clips.close()
+            raise
+    timeline = compile_routine(routine, clips.length_ms, limit=False)
     return Prepared(timeline, clips, settings)
+
+
+def _check_before_synthesis(routine: Routine, settings: Settings) -> int:
+    """Raise what would stop the run later, before anything is synthesized: the length limit
+    (on the estimate: the same line `check` gives) and a bad cache limit. The estimated ms."""
+    from .cache import configured_limit_mb
+
+    configured_limit_mb()
+    return compile_routine(routine, estimate(settings)).duration
+
+
+def _store(synthesizer: Synthesizer) -> ClipStore:
+    """A store for the run's clips, beside the clip cache when there is one."""
+    from .cache import CachedSynthesizer
+    from .store import ClipStore
+
+    return ClipStore(synthesizer.cache if isinstance(synthesizer, CachedSynthesizer) else None)
+
+
+def _entry(synthesizer: Synthesizer, text: str, settings: Settings) -> Path | None:
+    from .cache import CachedSynthesizer
+
+    if isinstance(synthesizer, CachedSynthesizer):
+        return synthesizer.entry(text, settings)
+    return None
 
 
 @contextlib.contextmanager
@@ -199,14 +234,15 @@ def export(
     from .render import Renderer
 
     timeline = prepared.timeline
-    renderer = Renderer(prepared.clips, prepared.settings.volume)
-    exporter.export(
-        timeline,
-        (renderer.blocks(section) for section in timeline.sections),
-        audio,
-        transcript=transcript,
-        progress=progress and (lambda done, total: progress("audio", done, total)),
-    )
+    with prepared.clips as clips:
+        renderer = Renderer(clips, prepared.settings.volume)
+        exporter.export(
+            timeline,
+            (renderer.blocks(section) for section in timeline.sections),
+            audio,
+            transcript=transcript,
+            progress=progress and (lambda done, total: progress("audio", done, total)),
+        )
     return timeline
 
 
@@ -284,6 +320,7 @@ def playing(
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
+    expected = _check_before_synthesis(routine, settings)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
@@ -291,7 +328,6 @@ def playing(
         _engine(engine, settings) as synthesizer,
         _engine(engine, settings, workers=1) as confirmations,
     ):
-        expected = compile_routine(routine, estimate(settings)).duration
         program = Program(routine.title, expected_ms=expected)
         _background(_produce, routine, settings, synthesizer, program)
 
@@ -319,17 +355,17 @@ def _produce(
     try:
         texts = cue_texts(routine)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
-        clips: dict[str, Clip] = {}
+        with _store(synthesizer) as clips:
 
-        def length(text: str) -> int:
-            while text not in clips:  # clips arrive in first-use order
-                done, clip = next(stream)
-                clips[done] = clip
-            return clips[text].duration_ms
+            def length(text: str) -> int:
+                while text not in clips:  # clips arrive in first-use order
+                    done, clip = next(stream)
+                    clips.add(done, clip, _entry(synthesizer, done, settings))
+                return clips.length_ms(text)
 
-        renderer = Renderer(clips, settings.volume)
-        for section in compile_sections(routine, length):
-            program.add(section, renderer.section(section))
+            renderer = Renderer(clips, settings.volume)
+            for section in compile_sections(routine, length, limit=False):
+                program.add(section, renderer.section(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread
         program.finish(exc)

@@ -5,7 +5,12 @@ rate, volume, engine). After the WAV's data comes one more RIFF chunk, "vgck", h
 sha256 of all bytes before it: a truncated or corrupted entry fails that check and is
 deleted and synthesized again. Entries are written to a temporary file in the same
 directory and renamed into place, so a reader, even in another process, sees a whole entry
-or none.
+or none. Only regular files are read (never a link, FIFO or device put in its place).
+
+The cache has a size limit (config `cache_limit_mb`): an entry's modification time is
+touched whenever it is used, and once the limit is passed the least recently used go first.
+Temporary files carry their writer's process id, so what a killed process left is found and
+removed by the next one that uses the cache.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ import json
 import logging
 import os
 import secrets
+import stat
 import struct
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .clip import Clip
 from .config import Settings
-from .errors import SpeechError
+from .errors import Problem, RoutineError, SpeechError
 
 if TYPE_CHECKING:
     from .speech import Synthesizer
@@ -34,8 +42,16 @@ _log = logging.getLogger(__name__)
 _SUFFIX = ".wav"
 _TEMP_PREFIX = ".tmp-"
 _TEMP_SUFFIX = ".part"
+RUN_PREFIX = ".run-"
+"""A folder of one process's clips (see store.py), named like a temporary file."""
 _STALE_SECONDS = 3600
-"""A temporary file this old was left by a killed process, not one still writing."""
+"""A temporary file of no known writer this old was left by a killed process."""
+DEFAULT_LIMIT_MB = 1024
+LIMIT_RANGE_MB = (10, 1_000_000)
+_AFTER_EVICTION = 0.9
+"""Eviction goes down to this share of the limit, so the next put does not evict again."""
+MAX_ENTRY_BYTES = 64 << 20
+"""No entry is larger (a clip of 25 minutes): anything bigger is not read."""
 _CHUNK = b"vgck"
 _TRAILER = 8 + 32  # chunk id, chunk size, sha256
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
@@ -49,6 +65,75 @@ def default_directory() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("voiceguide")) / "clips"
+
+
+def configured_limit_mb(config: dict[str, object] | None = None) -> float:
+    """The config's `cache_limit_mb`, or the default; a bad value names the file and key."""
+    from .config import config_path, read_config
+
+    value = (read_config() if config is None else config).get("cache_limit_mb", DEFAULT_LIMIT_MB)
+    low, high = LIMIT_RANGE_MB
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise RoutineError(
+            [
+                Problem(
+                    str(config_path()),
+                    "cache_limit_mb",
+                    f"must be megabytes from {low} to {high:,}, got {value!r}",
+                )
+            ]
+        )
+    return float(value)
+
+
+def temp_name(prefix: str, suffix: str = "") -> str:
+    """A short name that says which process made it: `.tmp-PID-RANDOM.part`."""
+    return f"{prefix}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def _writer_gone(name: str, prefix: str) -> bool | None:
+    """Whether the process named in a temporary name has ended; None if it names none."""
+    pid = name.removeprefix(prefix).split("-", 1)[0]
+    if not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Never opens a FIFO for long (it
+    is opened without waiting for a writer), never follows a link, never reads a device;
+    OSError otherwise."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name}: not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{path.name}: larger than {limit} bytes")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(info.st_size + 1)  # read(n) allocates n at once: no more than needed
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise OSError(f"{path.name}: larger than {limit} bytes")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """What `voiceguide cache info` shows."""
+
+    directory: Path
+    bytes: int
+    entries: int
+    limit_bytes: int
 
 
 def _encode(clip: Clip) -> list[bytes]:
@@ -99,13 +184,31 @@ class ClipCache:
     skipped, with one call to `on_warning` saying so."""
 
     def __init__(
-        self, directory: Path | None = None, on_warning: Callable[[str], None] = _log.warning
+        self,
+        directory: Path | None = None,
+        on_warning: Callable[[str], None] = _log.warning,
+        limit_mb: float | None = None,
     ) -> None:
         self.directory = directory if directory is not None else default_directory()
         self._on_warning = on_warning
+        self._limit_mb = limit_mb
+        """None: the config's, read when first needed."""
         self._writable = True
         self._made = False
         """The directory has been made (by us, once): puts skip the mkdir until one fails."""
+        self._size: int | None = None
+        """Bytes in the cache, counted at the first put and kept up to date by this process."""
+
+    @property
+    def limit_bytes(self) -> int:
+        if self._limit_mb is None:
+            self._limit_mb = configured_limit_mb()
+        return int(self._limit_mb * 1_000_000)
+
+    @property
+    def writable(self) -> bool:
+        """False once a write has failed: the cache is being skipped."""
+        return self._writable
 
     @staticmethod
     def key(text: str, settings: Settings, engine_id: str) -> str:
@@ -121,15 +224,20 @@ class ClipCache:
         """The cached clip, or None if it is missing or damaged (a damaged entry is deleted)."""
         path = self.path(key)
         try:
-            data = path.read_bytes()
-        except OSError:
+            data = read_regular(path, MAX_ENTRY_BYTES)
+        except FileNotFoundError:
             return None
+        except OSError:
+            data = b""  # a link, FIFO, device or giant in an entry's place: not ours
         try:
-            return _decode(data)
+            clip = _decode(data)
         except ValueError:
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used now: the last to be evicted
+        return clip
 
     def put(self, key: str, clip: Clip) -> None:
         """Store a clip atomically; on an unwritable cache, warn once and carry on."""
@@ -140,6 +248,7 @@ class ClipCache:
         for attempt, make in enumerate(attempts):
             try:
                 self._write(key, parts, make)
+                self._grew(sum(len(part) for part in parts))
                 return
             except FileNotFoundError:
                 if attempt < len(attempts) - 1:
@@ -159,7 +268,7 @@ class ClipCache:
         # The name is chosen before the file exists, so a Ctrl-C at any point, even just after
         # the file is created, lands in the `except` below (mkstemp can be interrupted after
         # creating its file and before returning its name, leaving the file behind).
-        temp = self.directory / f"{_TEMP_PREFIX}{secrets.token_hex(8)}{_TEMP_SUFFIX}"
+        temp = self.directory / temp_name(_TEMP_PREFIX, _TEMP_SUFFIX)
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -174,24 +283,78 @@ class ClipCache:
     def clear(self) -> int:
         """Delete every entry, and temporary files left by killed processes; how many entries."""
         removed = 0
+        for path, _ in self._scan():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+        self._size = None
+        return removed
+
+    def _scan(self) -> list[tuple[Path, os.stat_result]]:
+        """The entries with their stat, and on the way, what killed processes left removed."""
         try:
             paths = list(self.directory.iterdir())
         except OSError:
-            return 0
-        stale = time.time() - _STALE_SECONDS
+            return []
+        found = []
         for path in paths:
+            name = path.name
             with contextlib.suppress(OSError):
-                if path.name.startswith(_TEMP_PREFIX) and path.suffix == _TEMP_SUFFIX:
-                    if path.stat().st_mtime < stale:  # one being written now stays
+                if name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX):
+                    if self._left_behind(path, _TEMP_PREFIX):
                         path.unlink()
-                elif path.suffix == _SUFFIX and not path.name.startswith("."):
-                    path.unlink()
-                    removed += 1
+                elif name.startswith(RUN_PREFIX):
+                    if _writer_gone(name, RUN_PREFIX):
+                        import shutil
+
+                        shutil.rmtree(path, ignore_errors=True)
+                elif name.endswith(_SUFFIX) and not name.startswith("."):
+                    found.append((path, path.lstat()))
+        return found
+
+    @staticmethod
+    def _left_behind(path: Path, prefix: str) -> bool:
+        gone = _writer_gone(path.name, prefix)
+        if gone is None:  # an older name, without the writer's process id
+            return path.stat().st_mtime < time.time() - _STALE_SECONDS
+        return gone
+
+    def _grew(self, added: int) -> None:
+        """Count a new entry; past the limit, evict the least recently used."""
+        if self._size is None:
+            self._size = sum(info.st_size for _, info in self._scan())
+        else:
+            self._size += added
+        if self._size > self.limit_bytes:
+            self.evict(int(self.limit_bytes * _AFTER_EVICTION))
+
+    def evict(self, target: int) -> int:
+        """Delete the least recently used entries until at most `target` bytes are left; how
+        many were deleted. A process still reading one keeps its own link to it (store.py)."""
+        found = sorted(self._scan(), key=lambda entry: entry[1].st_mtime)
+        size = sum(info.st_size for _, info in found)
+        removed = 0
+        for path, info in found:
+            if size <= target:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+                size -= info.st_size
+        self._size = size
         return removed
+
+    def info(self) -> Info:
+        found = self._scan()
+        size = sum(info.st_size for _, info in found)
+        return Info(self.directory, size, len(found), self.limit_bytes)
 
 
 class CachedSynthesizer:
-    """A Synthesizer that answers from the cache and sends only the misses to `engine`."""
+    """A Synthesizer that answers from the cache and sends only the misses to `engine`.
+
+    Holds no more clips than it must: a cached clip is read when its turn comes, and a new one
+    is passed on as soon as it is made (kept only if its text comes again)."""
 
     def __init__(self, engine: Synthesizer, cache: ClipCache) -> None:
         self.engine = engine
@@ -201,25 +364,62 @@ class CachedSynthesizer:
     def engine_id(self) -> str:
         return self.engine.engine_id
 
+    def entry(self, text: str, settings: Settings) -> Path:
+        """Where the clip for `text` is cached (once it has been yielded, if it could be)."""
+        return self.cache.path(self.cache.key(text, settings, self.engine_id))
+
     def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
         texts = list(texts)
         keys = [self.cache.key(text, settings, self.engine_id) for text in texts]
-        found = {key: clip for key in dict.fromkeys(keys) if (clip := self.cache.get(key))}
-        misses = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        cached = {key for key in dict.fromkeys(keys) if self.cache.get(key) is not None}
+        misses = {key: text for key, text in zip(keys, texts, strict=True) if key not in cached}
         # One batch for all misses, started now, so the engine works in parallel.
         fresh = self.engine.synthesize(list(misses.values()), settings) if misses else iter(())
-        return self._merge(keys, found, list(misses), fresh)
+        return self._merge(keys, texts, cached, deque(misses.items()), fresh, settings)
 
     def _merge(
-        self, keys: list[str], found: dict[str, Clip], misses: list[str], fresh: Iterator[Clip]
+        self,
+        keys: list[str],
+        texts: list[str],
+        cached: set[str],
+        coming: deque[tuple[str, str]],
+        fresh: Iterator[Clip],
+        settings: Settings,
     ) -> Iterator[Clip]:
-        pending = iter(misses)
-        for key in keys:
-            while key not in found:
-                clip = next(fresh, None)
-                if clip is None:
-                    raise SpeechError("the speech engine returned fewer clips than cues")
-                new_key = next(pending)
-                self.cache.put(new_key, clip)
-                found[new_key] = clip
-            yield found[key]
+        """`coming` is what `fresh` will yield, in order, as (key, text)."""
+        held: dict[str, Clip] = {}
+        left = Counter(keys)
+        try:
+            for key, text in zip(keys, texts, strict=True):
+                left[key] -= 1
+                clip = held.get(key)
+                if clip is None and key in cached:
+                    clip = self.cache.get(key)
+                    if clip is None:  # removed or damaged since: make it first, then the rest
+                        cached.discard(key)
+                        _close(fresh)
+                        coming.appendleft((key, text))
+                        fresh = self.engine.synthesize([t for _, t in coming], settings)
+                while clip is None:
+                    made = next(fresh, None)
+                    if made is None or not coming:
+                        raise SpeechError("the speech engine returned fewer clips than cues")
+                    made_key, _ = coming.popleft()
+                    self.cache.put(made_key, made)
+                    if made_key == key:
+                        clip = made
+                    else:
+                        held[made_key] = made
+                if left[key]:
+                    held[key] = clip
+                else:
+                    held.pop(key, None)
+                yield clip
+        finally:
+            _close(fresh)
+
+
+def _close(stream: Iterator[Clip]) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()

@@ -459,6 +459,18 @@ def cache_clear() -> None:
     click.echo(f"removed {store.clear()} clip(s) from {store.directory}")
 
 
+@cache.command("info")
+def cache_info() -> None:
+    """Show where the cache is, its size, its limit (config key cache_limit_mb) and entries.
+    Past the limit, the least recently used clips are removed."""
+    from .cache import ClipCache
+
+    info = ClipCache().info()
+    click.echo(f"location: {info.directory}")
+    click.echo(f"size: {info.bytes / 1e6:.1f} MB in {info.entries} clip(s)")
+    click.echo(f"limit: {info.limit_bytes / 1e6:g} MB (config key cache_limit_mb)")
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[api.Progress | None]:
     """A progress bar on a terminal; nothing at all otherwise."""

@@ -285,19 +285,24 @@ def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
     return s.close("Closing")
 
 
-def compile_sections(routine: Routine, speech_ms: SpeechMs) -> Iterator[Section]:
+def compile_sections(
+    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True
+) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
-    start the first while later cues are still being synthesized."""
+    start the first while later cues are still being synthesized. `limit=False` skips the
+    length limit: it applies to the estimated length, checked before any synthesis."""
     section = _preamble(routine, speech_ms)
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
         section = _technique(routine, n, before, section.end, speech_ms)
         before = posture
-        _check_length(routine, section.end)
+        if limit:
+            _check_length(routine, section.end)
         yield section
     section = _outro(routine, section.end, speech_ms)
-    _check_length(routine, section.end)
+    if limit:
+        _check_length(routine, section.end)
     yield section
 
 
@@ -316,8 +321,8 @@ def _check_length(routine: Routine, end: int) -> None:
         )
 
 
-def compile_routine(routine: Routine, speech_ms: SpeechMs) -> Timeline:
-    return Timeline(routine.title, tuple(compile_sections(routine, speech_ms)))
+def compile_routine(routine: Routine, speech_ms: SpeechMs, *, limit: bool = True) -> Timeline:
+    return Timeline(routine.title, tuple(compile_sections(routine, speech_ms, limit=limit)))
 
 
 def cue_texts(routine: Routine) -> tuple[str, ...]:

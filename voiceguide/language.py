@@ -7,7 +7,9 @@ all. Files are only ever parsed as data, never executed.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Callable
@@ -463,7 +465,11 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
     try:
         if path.is_dir():
             raise fail("is a folder, not a routine file")
-        with path.open("rb") as file:  # read no more than the limit, whatever stat says
+        # Opened without waiting for a writer (a FIFO would hang here), then only a regular file
+        # is read, and no more than the limit, whatever stat says.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise fail("is not a regular file; a routine is a .toml text file")
             data = file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise fail(f"is larger than {MAX_FILE_BYTES // 1000} kB; is it really a routine?")

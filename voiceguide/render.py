@@ -4,6 +4,7 @@ you hear is exactly what you export.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -69,21 +70,28 @@ def to_pcm16(x: Floats) -> Samples:
 
 @dataclass(slots=True)
 class Renderer:
-    """Places every clip at its exact sample offset. Holds the leveled clips it has seen, so a
-    cue said many times is leveled once."""
+    """Places every clip at its exact sample offset. Keeps the few leveled clips it used last
+    (a cue said many times in a row is leveled once), never all of them: the clips may be a
+    disk-backed store of hours of speech."""
 
     clips: Mapping[str, Clip]
     """Speech clips by text."""
     volume: float = 1.0
-    _speech: dict[str, Floats] = field(default_factory=dict)
+    keep: int = 8
+    """Leveled speech clips kept: a block overlaps two or three."""
+    _speech: OrderedDict[str, Floats] = field(default_factory=OrderedDict)
     _chimes: dict[str, Floats] = field(default_factory=dict)
 
     def _clip(self, kind: str, key: str) -> Floats:
         if kind == "speech":
-            if key not in self._speech:
-                self._speech[key] = leveled_speech(self.clips[key])
-            return self._speech[key]
-        if key not in self._chimes:
+            x = self._speech.get(key)
+            if x is None:
+                x = self._speech[key] = leveled_speech(self.clips[key])
+                while len(self._speech) > self.keep:
+                    self._speech.popitem(last=False)
+            self._speech.move_to_end(key)
+            return x
+        if key not in self._chimes:  # a routine uses a few short ones, many times
             self._chimes[key] = _faded(_floats(sounds.load(key)))
         return self._chimes[key]
 
@@ -94,24 +102,28 @@ class Renderer:
 
     def blocks(self, section: Section) -> Iterator[Samples]:
         """The section's PCM in blocks of at most BLOCK_S seconds: an hour-long routine is
-        rendered and encoded in flat memory."""
+        rendered and encoded in flat memory. A clip is fetched only for the blocks it sounds
+        in, found from its event's length (a clip's length in ms, rounded, so one ms of
+        slack)."""
         first = ms_to_samples(section.start, SAMPLE_RATE)
         end = ms_to_samples(section.end, SAMPLE_RATE)
-        placed = []
+        sounding = []
         for event in section.events:
             key = event.text if event.kind == "speech" else event.name
             if event.kind in ("speech", "chime") and key is not None:
-                x = self._clip(event.kind, key)
                 at = ms_to_samples(event.start, SAMPLE_RATE)
-                placed.append((at, x[: max(0, end - at)]))
+                until = ms_to_samples(event.start + event.duration + 1, SAMPLE_RATE) + 1
+                sounding.append((at, until, event.kind, key))
         step = BLOCK_S * SAMPLE_RATE
         for lo in range(first, end, step):
             hi = min(lo + step, end)
             mix = np.zeros(hi - lo, dtype=np.float32)
-            for at, x in placed:
-                if at < hi and at + len(x) > lo:
-                    a, b = max(at, lo), min(at + len(x), hi)
-                    mix[a - lo : b - lo] += x[a - at : b - at]
+            for at, until, kind, key in sounding:
+                if at < hi and until > lo:
+                    x = self._clip(kind, key)[: max(0, end - at)]
+                    if at + len(x) > lo:
+                        a, b = max(at, lo), min(at + len(x), hi)
+                        mix[a - lo : b - lo] += x[a - at : b - at]
             yield to_pcm16(mix * np.float32(self.volume))
 
     def sections(self, timeline: Timeline) -> Iterator[Samples]:

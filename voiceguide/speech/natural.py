@@ -184,7 +184,7 @@ class _Backend:
 
         self.version = f"hibari-{hibari.__version__}"
         self._models: dict[str, Any] = {}
-        self._model(DEFAULT_VOICE)  # loaded before the worker says it is ready
+        self._model(DEFAULT_VOICE).g2p  # noqa: B018 (loaded before the worker says it is ready)
 
     def voices(self) -> list[tuple[str, str, list[str]]]:
         return [(v.id, v.name, list(v.languages)) for v in installed_voices()]

@@ -1,0 +1,105 @@
+"""Memory stays flat whatever the number and length of distinct cues: the clips live on disk
+(voiceguide/store.py), the renderer keeps only the few leveled clips it is mixing, and export
+streams 10-second blocks. scripts/bench measures the same with espeak-ng, as peak RSS."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide import api
+from voiceguide.speech import FakeSynthesizer
+from voiceguide.store import ClipStore
+
+from .conftest import decode
+
+WORDS = ["slowly", "gently", "breathe", "shoulders", "ribs", "spine", "chest", "neck", "jaw"]
+
+
+def long_cues(folder: Path, cues: int, words: int = 80) -> Path:
+    """A routine of `cues` distinct spoken steps of `words` words (about 32 s each)."""
+    out = ['title = "Long cues"', "transition = 1"]
+    for t in range(0, cues, 10):
+        steps = []
+        for n in range(t, min(t + 10, cues)):
+            text = " ".join(WORDS[(n * 7 + i * (n % 5 + 1)) % len(WORDS)] for i in range(words))
+            steps.append(f"{{ say = {json.dumps(f'Part {n}. {text}.')} }}")
+        out += ["[[technique]]", f'title = "Part {t}"', f"steps = [{', '.join(steps)}]"]
+    path = folder / f"long-{cues}.toml"
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def export_peak(folder: Path, cues: int) -> tuple[int, int]:
+    """(peak bytes allocated while exporting, bytes of speech clips in the routine)."""
+    routine = long_cues(folder, cues)
+    engine = FakeSynthesizer()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        timeline = api.export(str(routine), folder / f"out-{cues}.wav", engine=engine)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    speech = sum(e.duration for e in timeline.events if e.kind == "speech") * 2 * 22050 // 1000
+    return peak, speech
+
+
+def test_export_memory_does_not_grow_with_the_cues(tmp_path: Path) -> None:
+    few, few_speech = export_peak(tmp_path, 10)
+    many, many_speech = export_peak(tmp_path, 60)
+    assert many_speech > 5 * few_speech > 5 * 10_000_000  # minutes of distinct speech
+    assert many < 60_000_000, f"{many / 1e6:.0f} MB for {many_speech / 1e6:.0f} MB of speech"
+    assert many - few < 5_000_000, f"{few / 1e6:.0f} MB, then {many / 1e6:.0f} MB"
+    audio = decode(tmp_path / "out-60.wav")
+    assert np.abs(audio).max() > 1000 and len(audio) * 2 > many_speech  # all of it, audible
+
+
+def test_the_store_keeps_a_few_clips_in_memory_and_all_on_disk(tmp_path: Path) -> None:
+    from voiceguide.config import Settings
+
+    engine = FakeSynthesizer()
+    texts = [f"Cue number {n} says something long enough to matter." for n in range(40)]
+    clips = list(engine.synthesize(texts, Settings()))
+    with ClipStore(keep=4) as store:
+        for text, clip in zip(texts, clips, strict=True):
+            store.add(text, clip)
+        assert len(store._recent) == 4
+        assert [store[t] for t in texts] == clips  # each read back from disk, checked
+        assert [store.length_ms(t) for t in texts] == [c.duration_ms for c in clips]
+        folder = store.folder
+        assert len(os.listdir(folder)) == len(texts)
+    assert not folder.exists(), "the store's folder goes with it"
+
+
+def test_a_store_beside_an_unwritable_cache_uses_a_temporary_folder(tmp_path: Path) -> None:
+    from voiceguide.cache import ClipCache
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with ClipStore(ClipCache(blocker / "clips")) as store:
+        assert store.folder.is_dir() and not store.folder.is_relative_to(blocker)
+
+
+@pytest.mark.parametrize("damage", ["removed", "changed"])
+def test_a_clip_lost_from_the_store_is_one_clear_error(tmp_path: Path, damage: str) -> None:
+    from voiceguide.config import Settings
+    from voiceguide.errors import VoiceguideError
+
+    texts = [f"Text {n}." for n in range(3)]
+    with ClipStore(keep=1) as store:
+        for text, clip in zip(texts, FakeSynthesizer().synthesize(texts, Settings()), strict=True):
+            store.add(text, clip)
+        path = store.folder / "0.wav"
+        if damage == "removed":
+            path.unlink()
+        else:
+            path.write_bytes(path.read_bytes()[:-1])
+        with pytest.raises(VoiceguideError, match="damaged or removed while in use"):
+            store[texts[0]]
