@@ -164,11 +164,15 @@ def export(
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
+    force: bool = False,
 ) -> Timeline:
-    """Write the routine to `audio` (format from its suffix) and optionally a transcript."""
+    """Write the routine to `audio` (format from its suffix) and optionally a transcript.
+    `force` replaces a read-only file; a file the export reads is never replaced."""
     from . import export as exporter
 
-    exporter.check_targets(audio, transcript)
+    exporter.check_targets(audio, transcript, force=force)
+    routine = _load(routine)
+    exporter.check_inputs((audio, transcript), input_files(routine))
     _preload("numpy", "soundfile")
     prepared = prepare(routine, rate=rate, voice=voice, progress=progress, engine=engine)
     from .render import Renderer
@@ -182,8 +186,26 @@ def export(
             audio,
             transcript=transcript,
             progress=progress and (lambda done, total: progress("audio", done, total)),
+            force=force,
         )
     return timeline
+
+
+def input_files(routine: Routine) -> list[Path]:
+    """The files a run of `routine` reads: its file, every sound it may play, the config."""
+    from . import sounds
+    from .config import config_path
+    from .language import Chime
+
+    files = [routine.path] if routine.path else []
+    files += [
+        Path(step.sound)
+        for technique in routine.techniques
+        for step in technique.steps
+        if isinstance(step, Chime) and Path(step.sound).is_absolute()
+    ]
+    files += [sounds.sound_dir() / f"{name}.wav" for name in sounds.NAMES]
+    return [*files, config_path()]
 
 
 def _preload(*modules: str) -> None:
@@ -196,13 +218,13 @@ def _preload(*modules: str) -> None:
 
 
 def _background(target: Callable[..., object], *args: object) -> None:
-    """Run `target` in a daemon thread that never receives Ctrl-C or SIGTERM: they belong to
-    the main thread, which holds off the signals while it starts a speech worker."""
+    """Run `target` in a daemon thread that never receives Ctrl-C, SIGTERM or SIGHUP: they
+    belong to the main thread, which holds off the signals while it starts a speech worker."""
     import signal
     import threading
 
     thread = threading.Thread(target=target, args=args, daemon=True)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     try:
         thread.start()  # a new thread starts with the mask of the one that starts it
     finally:
