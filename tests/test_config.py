@@ -3,18 +3,16 @@ through the real CLI, and keeps everything else as the user wrote it."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import stat
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from voiceguide import api, cli
+from voiceguide import cli
 from voiceguide.config import config_path
 from voiceguide.screening import QUESTIONS
 
@@ -47,25 +45,13 @@ name = "two"
 
 
 @pytest.fixture
-def answered_no(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def answered_no(monkeypatch: pytest.MonkeyPatch, device: list[str]) -> list[str]:
     """`play` on a terminal, with every safety question answered no on standard input, and a
-    sound device that plays nothing (records what ran)."""
-    played: list[str] = []
-
-    class Player:
-        def run(self, *_: object) -> None:
-            played.append("run")
-
-    @contextlib.contextmanager
-    def playing(routine: str, **_: object) -> Iterator[Player]:
-        played.append(routine)
-        yield Player()
-
-    monkeypatch.setattr(api, "playing", playing)
+    sound device that plays nothing (what ran)."""
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     answers = "n\n" * len(QUESTIONS) + "\n"  # and Enter to begin
     monkeypatch.setattr("sys.stdin", io.StringIO(answers))
-    return played
+    return device
 
 
 def canonical(config: dict[str, object]) -> str:
