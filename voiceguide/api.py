@@ -133,6 +133,16 @@ def _store(synthesizer: Synthesizer) -> ClipStore:
     return ClipStore(synthesizer.cache if isinstance(synthesizer, CachedSynthesizer) else None)
 
 
+def _audio_folder(synthesizer: Synthesizer) -> Path | None:
+    """Where the player's audio files go: beside the clip cache (on disk) when there is one."""
+    from .cache import CachedSynthesizer
+    from .tape import folder_near
+
+    if isinstance(synthesizer, CachedSynthesizer):
+        return folder_near(synthesizer.cache.directory)
+    return None
+
+
 def _entry(synthesizer: Synthesizer, text: str, settings: Settings) -> Path | None:
     from .cache import CachedSynthesizer
 
@@ -284,7 +294,7 @@ def playing(
     sink = sink or SimpleaudioSink(clock)
     sink.check()
     with _engine(engine) as synthesizer, _engine(engine, workers=1) as confirmations:
-        program = Program(routine.title, expected_ms=expected)
+        program = Program(routine.title, expected_ms=expected, folder=_audio_folder(synthesizer))
         _background(_produce, routine, settings, synthesizer, program)
 
         def speak(text: str) -> Samples:
@@ -321,7 +331,7 @@ def _produce(
 
             renderer = Renderer(clips, settings.volume)
             for section in compile_sections(routine, length, limit=False):
-                program.add(section, renderer.section(section))
+                program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread
         program.finish(exc)
