@@ -1,7 +1,9 @@
-"""Shared fixtures: the CLI run in-process, and routine files written on the fly."""
+"""Shared fixtures: the CLI run in-process, routine files written on the fly, and a sound
+device that plays nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voiceguide import api
 from voiceguide.cli import main
 from voiceguide.clip import SAMPLE_RATE
 
@@ -45,6 +48,24 @@ def exit_status(*args: str) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+@pytest.fixture
+def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """api.playing with a sound device: a player that plays nothing; records what ran."""
+    played: list[str] = []
+
+    class Player:
+        def run(self, *_: object) -> None:
+            played.append("run")
+
+    @contextlib.contextmanager
+    def playing(routine: str, **_: object) -> Iterator[Player]:
+        played.append(routine)
+        yield Player()
+
+    monkeypatch.setattr(api, "playing", playing)
+    return played
 
 
 @pytest.fixture

@@ -373,3 +373,43 @@ def test_a_bad_cache_limit_names_the_file_and_key(
             line.startswith("error: ") and "config.toml: cache_limit_mb: must be megabytes" in line
         )
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_what_a_killed_export_left_in_the_cache_goes_with_the_next_one(
+    run: Callable[..., Result], routine_file: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """SIGKILL during synthesis leaves the run's clip folder (and maybe a temporary entry);
+    the next export, even one with nothing to synthesize, removes them."""
+    steps = ", ".join(
+        f'{{ say = "Long cue number {n}, said slowly and with care." }}' for n in range(60)
+    )
+    routine = routine_file(f'title = "Killed"\n[[technique]]\ntitle = "Many"\nsteps = [{steps}]\n')
+    cache = tmp_path / "cache"
+    directory = cache / "voiceguide" / "clips"
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    src = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "export", str(routine), "-o", str(tmp_path / "a.wav")],
+        cwd=src,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(6000):  # until the run's folder is there (at most a minute)
+            if list(directory.glob(".run-*")) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        proc.kill()
+    finally:
+        proc.wait()
+    assert list(directory.glob(".run-*")), "killed while it was synthesizing"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        assert run("export", str(routine), "-o", str(tmp_path / "b.wav")).status == 0
+        assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []
+        gone = dead_pid()  # and a warm export, with nothing to synthesize, also looks
+        (directory / f".tmp-{gone}-0123abcd.part").write_bytes(b"partial")
+        (directory / f".run-{gone}-0123abcd").mkdir()
+        assert run("export", str(routine), "-o", str(tmp_path / "c.wav")).status == 0
+        assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []

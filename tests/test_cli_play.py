@@ -35,24 +35,6 @@ def no_device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reached
 
 
-@pytest.fixture
-def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """api.playing with a sound device: a player that plays nothing; records what ran."""
-    played: list[str] = []
-
-    class Player:
-        def run(self, *_: object) -> None:
-            played.append("run")
-
-    @contextlib.contextmanager
-    def playing(routine: str, **_: object) -> Iterator[Player]:
-        played.append(routine)
-        yield Player()
-
-    monkeypatch.setattr(api, "playing", playing)
-    return played
-
-
 def answer(monkeypatch: pytest.MonkeyPatch, *answers: str) -> None:
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     replies = iter(answers)

@@ -256,7 +256,7 @@ def test_a_full_disk_leaves_nothing_and_keeps_the_old_files(
     assert_no_scratch_left(tmp_path)
 
 
-# --- Ctrl-C and SIGTERM ------------------------------------------------------------------------
+# --- Ctrl-C, SIGTERM and SIGHUP ----------------------------------------------------------------
 
 
 def many_cues(tmp_path: Path) -> Path:
@@ -307,7 +307,9 @@ def workers_of(tmp_path: Path) -> list[str]:
         ("encoding", "natural"),
     ],
 )
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
 def test_an_interrupted_export_leaves_nothing_half_written(
     tmp_path: Path, out_dir: Path, stage: str, engine: str, signum: int
 ) -> None:
@@ -335,17 +337,17 @@ def test_an_interrupted_export_leaves_nothing_half_written(
             return any(sizes)
 
         wait_for(writing, process, "writing audio")
-    if signum == signal.SIGINT:
-        os.killpg(process.pid, signum)  # Ctrl-C reaches the whole foreground group
-    else:
+    if signum == signal.SIGTERM:
         os.kill(process.pid, signum)  # `kill PID`
+    else:  # Ctrl-C, and a terminal closing, reach the whole foreground group
+        os.killpg(process.pid, signum)
     status, out, err = finish(process)
     assert_no_processes_left(process.pid)
     deadline = time.monotonic() + 10
     while workers_of(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert workers_of(tmp_path) == []
-    assert status == 130, err  # SIGTERM takes the same way out as Ctrl-C
+    assert status == 130, err  # SIGTERM and SIGHUP take the same way out as Ctrl-C
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "interrupted"
     assert out == ""

@@ -16,6 +16,7 @@ import pytest
 from voiceguide import api
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.store import ClipStore
+from voiceguide.tape import Rest
 
 from .conftest import decode
 
@@ -103,3 +104,31 @@ def test_a_clip_lost_from_the_store_is_one_clear_error(tmp_path: Path, damage: s
             path.write_bytes(path.read_bytes()[:-1])
         with pytest.raises(VoiceguideError, match="damaged or removed while in use"):
             store[texts[0]]
+
+
+def test_stored_audio_reads_back_in_pieces_and_a_released_buffer_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    from voiceguide.tape import PIECE, Stored, mapped, release
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(-30000, 30000, PIECE + 12345, dtype=np.int16)
+    b = rng.integers(-30000, 30000, 999, dtype=np.int16)
+    first, second = Stored([a[:5000], a[5000:]], tmp_path), Stored([b], tmp_path)
+    assert len(first) == len(a) and np.array_equal(first[7 : PIECE + 9], a[7 : PIECE + 9])
+    assert np.array_equal(np.concatenate([first, second]), np.concatenate([a, b]))
+    assert list(os.listdir(tmp_path)) == [], "unnamed files: nothing to leave behind"
+    rest = Rest(((first, 100, len(a)), (second, 0, len(b))))
+    buffer, mapping = mapped(len(rest) + 50, tmp_path)
+    assert rest.copy_to(buffer, 10, 3000, mapping) == 3000  # a start, then the rest
+    done = 3000 + rest_after(rest, 3000).copy_to(buffer, 3010, len(rest), mapping)
+    assert done == len(rest)
+    release(mapping, 0, len(buffer))
+    expected = np.concatenate([np.zeros(10, np.int16), a[100:], b, np.zeros(40, np.int16)])
+    assert np.array_equal(buffer, expected)
+
+
+def rest_after(rest: Rest, skip: int) -> Rest:
+    """`rest` without its first `skip` samples (what the player asks the program for)."""
+    (stored, start, stop), *others = rest.parts
+    return Rest(((stored, start + skip, stop), *others))

@@ -179,7 +179,7 @@ transition = 1
 
 [[technique]]
 title = "Nod"
-steps = [{ say = "Nod slowly." }, { hold = 2 }]
+steps = [{ say = "Nod slowly." }, { hold = 4 }]
 """
 
 
@@ -299,3 +299,34 @@ def test_other_platforms_reach_the_sink_without_alsa(
                 proc.kill()
     assert (proc.returncode, err.decode().strip()) == (130, "interrupted")
     assert np.abs(recorder.samples()).max() > 2000, "nothing was heard"
+
+
+def test_play_holds_seconds_of_the_routine_in_memory_not_all_of_it(
+    audio_device: VirtualDevice, tmp_path: Path
+) -> None:
+    """The routine's audio waits on disk (voiceguide/tape.py) and is dropped from memory once
+    written into the playing buffer and once played. scripts/bench measures a longer one."""
+    from .test_memory import long_cues
+
+    routine = str(long_cues(tmp_path, 100))
+    prepared = api.prepare(routine)  # warm: play makes the whole routine in its first seconds
+    audio_mb = prepared.timeline.duration * 2 * SAMPLE_RATE / 1000 / 1e6
+    prepared.clips.close()
+    proc = play(audio_device, routine, "--yes")
+    try:
+        assert proc.stdout is not None
+        assert b"Introduction" in proc.stdout.readline()
+        time.sleep(20)
+        proc.send_signal(signal.SIGINT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == 130
+    peak_mb = usage.ru_maxrss / 1024
+    assert audio_mb > 140
+    assert peak_mb < 150, f"{peak_mb:.0f} MB at the peak for {audio_mb:.0f} MB of audio"

@@ -183,6 +183,16 @@ def _store(synthesizer: Synthesizer) -> ClipStore:
     return ClipStore(synthesizer.cache if isinstance(synthesizer, CachedSynthesizer) else None)
 
 
+def _audio_folder(synthesizer: Synthesizer) -> Path | None:
+    """Where the player's audio files go: beside the clip cache (on disk) when there is one."""
+    from .cache import CachedSynthesizer
+    from .tape import folder_near
+
+    if isinstance(synthesizer, CachedSynthesizer):
+        return folder_near(synthesizer.cache.directory)
+    return None
+
+
 def _entry(synthesizer: Synthesizer, text: str, settings: Settings) -> Path | None:
     from .cache import CachedSynthesizer
 
@@ -217,11 +227,15 @@ def export(
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
+    force: bool = False,
 ) -> Timeline:
-    """Write the routine to `audio` (format from its suffix) and optionally a transcript."""
+    """Write the routine to `audio` (format from its suffix) and optionally a transcript.
+    `force` replaces a read-only file; a file the export reads is never replaced."""
     from . import export as exporter
 
-    exporter.check_targets(audio, transcript)
+    exporter.check_targets(audio, transcript, force=force)
+    routine = _load(routine)
+    exporter.check_inputs((audio, transcript), input_files(routine))
     _preload("numpy", "soundfile")
     prepared = prepare(
         routine,
@@ -242,8 +256,26 @@ def export(
             audio,
             transcript=transcript,
             progress=progress and (lambda done, total: progress("audio", done, total)),
+            force=force,
         )
     return timeline
+
+
+def input_files(routine: Routine) -> list[Path]:
+    """The files a run of `routine` reads: its file, every sound it may play, the config."""
+    from . import sounds
+    from .config import config_path
+    from .language import Chime
+
+    files = [routine.path] if routine.path else []
+    files += [
+        Path(step.sound)
+        for technique in routine.techniques
+        for step in technique.steps
+        if isinstance(step, Chime) and Path(step.sound).is_absolute()
+    ]
+    files += [sounds.sound_dir() / f"{name}.wav" for name in sounds.NAMES]
+    return [*files, config_path()]
 
 
 def _preload(*modules: str) -> None:
@@ -256,13 +288,17 @@ def _preload(*modules: str) -> None:
 
 
 def _background(target: Callable[..., object], *args: object) -> None:
-    """Run `target` in a daemon thread that never receives Ctrl-C or SIGTERM: they belong to
-    the main thread, which holds off the signals while it starts a speech worker."""
+    """Run `target` in a daemon thread that never receives Ctrl-C, SIGTERM or SIGHUP: they
+    belong to the main thread, which holds off the signals while it starts a speech worker."""
     import signal
     import threading
 
     thread = threading.Thread(target=target, args=args, daemon=True)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: signals go to the main thread anyway
+        thread.start()
+        return
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {getattr(signal, n) for n in names})
     try:
         thread.start()  # a new thread starts with the mask of the one that starts it
     finally:
@@ -328,7 +364,7 @@ def playing(
         _engine(engine, settings) as synthesizer,
         _engine(engine, settings, workers=1) as confirmations,
     ):
-        program = Program(routine.title, expected_ms=expected)
+        program = Program(routine.title, expected_ms=expected, folder=_audio_folder(synthesizer))
         _background(_produce, routine, settings, synthesizer, program)
 
         def speak(text: str) -> Samples:
@@ -365,7 +401,7 @@ def _produce(
 
             renderer = Renderer(clips, settings.volume)
             for section in compile_sections(routine, length, limit=False):
-                program.add(section, renderer.section(section))
+                program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread
         program.finish(exc)

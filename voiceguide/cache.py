@@ -290,7 +290,11 @@ class ClipCache:
         self._size = None
         return removed
 
-    def _scan(self) -> list[tuple[Path, os.stat_result]]:
+    def sweep(self) -> None:
+        """Remove what killed processes left: their temporary files and clip folders."""
+        self._scan(entries=False)
+
+    def _scan(self, entries: bool = True) -> list[tuple[Path, os.stat_result]]:
         """The entries with their stat, and on the way, what killed processes left removed."""
         try:
             paths = list(self.directory.iterdir())
@@ -308,7 +312,7 @@ class ClipCache:
                         import shutil
 
                         shutil.rmtree(path, ignore_errors=True)
-                elif name.endswith(_SUFFIX) and not name.startswith("."):
+                elif entries and name.endswith(_SUFFIX) and not name.startswith("."):
                     found.append((path, path.lstat()))
         return found
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from . import api
+from . import api, streams
 from .config import ENGINES, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .names import valid
@@ -77,12 +78,13 @@ def cli() -> None:
 def list_() -> None:
     """List the built-in routines and techniques, and your own techniques, with length and
     what each needs. Any of them can be shown, played or exported by name."""
-    click.echo("Routines (lengths at the default voice speed):")
-    for item in api.builtin_routines():
-        click.echo(_entry(item))
-    click.echo('Techniques (use = "ID" in a routine file; * marks your own):')
-    for item in api.builtin_techniques():
-        click.echo(_entry(item))
+    lines = [  # all made before any is printed: an error then prints nothing else
+        "Routines (lengths at the default voice speed):",
+        *map(_entry, api.builtin_routines()),
+        'Techniques (use = "ID" in a routine file; * marks your own):',
+        *map(_entry, api.builtin_techniques()),
+    ]
+    click.echo("\n".join(lines))
 
 
 def _entry(item: api.Entry) -> str:
@@ -217,6 +219,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
 @RATE
 @VOICE
 @ENGINE
+@click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
     output: Path,
@@ -224,10 +227,12 @@ def export(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
 
-    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file.
+    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file. A file
+    replaced keeps its permissions; a symlink is written through to its target.
     """
     with _progress() as progress:
         timeline = api.export(
@@ -238,6 +243,7 @@ def export(
             engine_name=engine,
             transcript=transcript,
             progress=progress,
+            force=force,
         )
     _warn(timeline)
     click.echo(
@@ -355,10 +361,10 @@ def _screen() -> None:
         raise SystemExit(ExitStatus.ERROR)
     try:
         remember("screened", True)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo(
-            f"warning: could not save your answers ({exc.strerror}); they will be asked "
-            "again next time",
+            f"warning: could not save your answers ({reason}); they will be asked again next time",
             err=True,
         )
 
@@ -499,27 +505,56 @@ class _Warnings(logging.Handler):
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    """SIGTERM, and SIGHUP (the terminal was closed), unwind like Ctrl-C, so temporary files
+    are removed and the sound stops on the way out."""
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; turn every error into one line per problem and an exit status."""
-    signal.signal(signal.SIGTERM, _terminate)
+    for name in ("SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
     library = logging.getLogger("voiceguide")
     if not any(isinstance(h, _Warnings) for h in library.handlers):
         library.addHandler(_Warnings())
         library.propagate = False
+    with streams.guarded() as (_, err):
+        status = _run(argv, err)
+    sys.exit(status)
+
+
+def _run(argv: Sequence[str] | None, err: streams.Guarded) -> int:
+    def report(lines: Iterable[str]) -> None:
+        """On standard error; if that cannot be written, on standard output; else nowhere
+        (the exit status still says it)."""
+        text = "".join(f"{line}\n" for line in lines)
+        for stream in (sys.stderr, sys.stdout):
+            with contextlib.suppress(streams.StreamError):
+                stream.write(text)
+                stream.flush()
+                if not err.failed or stream is sys.stdout:
+                    return
+
     try:
-        status = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+        try:
+            status = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+        except SystemExit as exc:  # `check` and the safety questions end with a status
+            status = exc.code
+        sys.stdout.flush()  # a full disk shows here, as an error, not as a traceback at exit
     except click.ClickException as exc:
-        exc.show()
-        status = exc.exit_code
+        shown = io.StringIO()
+        exc.show(file=shown)
+        report(shown.getvalue().splitlines())
+        return exc.exit_code
     except (click.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        status = ExitStatus.INTERRUPTED
+        report(["interrupted"])
+        return ExitStatus.INTERRUPTED
+    except streams.StreamError as exc:
+        if not exc.reader_gone:  # `| head -1` took what it wanted: end quietly
+            report([f"error: {exc}"])
+        return exc.exit_code
     except VoiceguideError as exc:
-        for line in str(exc).splitlines():
-            click.echo(f"error: {line}", err=True)
-        status = exc.exit_code
-    sys.exit(status if isinstance(status, int) else 0)
+        report(f"error: {line}" for line in str(exc).splitlines())
+        return exc.exit_code
+    return status if isinstance(status, int) else 0

@@ -43,12 +43,24 @@ def config_path() -> Path:
 def read_config(path: Path | None = None) -> dict[str, object]:
     """The user's config as a dict; a missing file is an empty config, a broken one an error."""
     path = path or config_path()
+    return _parse(_read(path).removeprefix(_BOM), path)
+
+
+_BOM = "\ufeff"
+"""A byte-order mark, which some editors put at the start of a UTF-8 file."""
+
+
+def _read(path: Path) -> str:
+    """The config file's text, "" when there is none."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError):
-        return {}
+        return ""
     except (OSError, UnicodeDecodeError) as exc:
         raise RoutineError([Problem(str(path), "", f"cannot read config: {exc}")]) from exc
+
+
+def _parse(text: str, path: Path) -> dict[str, object]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -135,29 +147,36 @@ def _warn_once(message: str) -> None:
 
 
 def remember(key: str, value: bool | int | float | str, path: Path | None = None) -> None:
-    """Set one top-level key in the user's config file, keeping the rest; atomic.
+    """Set one top-level key in the user's config file. Everything else in it stays as written
+    (comments, order, quoting, tables, keys we do not know), and the file is replaced
+    atomically, keeping its mode (`files.atomic`).
 
-    Raises OSError when the config folder cannot be written (the caller warns and goes on).
+    Raises OSError when the file cannot be written, ValueError when it cannot be updated
+    without changing anything else (the caller warns and goes on).
     """
     import json
-    import os
-    import tempfile
+
+    import tomlkit
+
+    from .files import atomic
 
     path = path or config_path()
-    config = read_config(path)
-    config[key] = value
-    lines = []
-    for k, v in config.items():
-        if isinstance(v, bool):
-            lines.append(f"{k} = {str(v).lower()}")
-        elif isinstance(v, int | float | str):
-            lines.append(f"{k} = {json.dumps(v)}")  # a JSON string or number is valid TOML
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".part")
+    raw = _read(path)
+    bom, text = (_BOM, raw[1:]) if raw.startswith(_BOM) else ("", raw)
+    expected = {**_parse(text, path), key: value}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("# voiceguide settings: rate, voice, volume\n" + "\n".join(lines) + "\n")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        document = tomlkit.parse(text or "# voiceguide settings: rate, voice, volume\n")
+        document[key] = value
+        updated = tomlkit.dumps(document)
+        written = tomllib.loads(updated)
+    except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise ValueError(f"{path} could not be updated: {exc}") from exc
+
+    def canonical(config: dict[str, object]) -> str:
+        return json.dumps(config, sort_keys=True, default=repr)
+
+    if canonical(written) != canonical(expected):  # never write what reads back differently
+        raise ValueError(f"{path} could not be updated without changing other settings")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as temp:
+        temp.write_bytes((bom + updated).encode("utf-8"))

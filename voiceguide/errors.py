@@ -11,6 +11,8 @@ class ExitStatus(IntEnum):
     ERROR = 1
     BAD_INPUT = 2
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
+    """128 + SIGPIPE: what a shell reports for a command whose reader has gone (`| head -1`)."""
 
 
 class VoiceguideError(Exception):

@@ -1,16 +1,17 @@
 """Rendered sections -> audio files with tags and chapters, plus a synced transcript.
 
 Everything is written to a temporary file beside the target and renamed into place only when
-complete: an interrupted or failed export leaves nothing behind and never touches an existing
-file at the target path.
+complete (`files.atomic`): an interrupted or failed export leaves nothing behind and never
+touches an existing file at the target path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-from collections.abc import Callable, Iterable, Iterator
+import re
+import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from mutagen import MutagenError
 
 from .clip import SAMPLE_RATE
 from .errors import ExportError, UsageError
+from .files import atomic, read_only, target
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -38,8 +40,8 @@ Progress = Callable[[int, int], None]
 """Called with (milliseconds written, total milliseconds)."""
 
 
-def check_targets(audio: Path, transcript: Path | None = None) -> None:
-    """Refuse unknown formats before any work is done."""
+def check_targets(audio: Path, transcript: Path | None = None, *, force: bool = False) -> None:
+    """Refuse unknown formats, and places we cannot or should not write, before any work."""
     if audio.suffix.lower() not in FORMATS:
         raise UsageError(
             f"{audio}: unknown audio format {audio.suffix or '(none)'!r}; "
@@ -51,27 +53,44 @@ def check_targets(audio: Path, transcript: Path | None = None) -> None:
             f"{transcript.suffix or '(none)'!r}; use one of {', '.join(TRANSCRIPTS)}"
         )
     for path in (audio, transcript):
-        if path is not None and not path.parent.is_dir():
-            raise UsageError(f"{path}: folder {str(path.parent)!r} does not exist")
-        if path is not None and path.is_dir():
+        if path is None:
+            continue
+        final = target(path)  # a symlink is written through, to the file it names
+        if not final.parent.is_dir():
+            raise UsageError(f"{path}: folder {str(final.parent)!r} does not exist")
+        try:
+            mode = final.stat().st_mode
+        except OSError:
+            continue  # a new file
+        if stat.S_ISDIR(mode):
             raise UsageError(f"{path}: is a folder")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{path}: is not a regular file (a device, pipe or socket)")
+        if not force and read_only(final):
+            raise UsageError(
+                f"{path}: the file is read-only; to replace it anyway (it stays read-only), "
+                "use --force"
+            )
+    if transcript is not None and target(transcript) == target(audio):
+        raise UsageError(f"{transcript}: is the audio file itself; choose another transcript")
 
 
-@contextlib.contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed onto it only if the block completes.
-
-    Its name is chosen before it is created, so an interrupt even just after creating it is
-    inside the `try` (mkstemp can be interrupted between creating its file and returning).
-    """
-    temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
-    try:
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        yield temp
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+def check_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path]) -> None:
+    """Refuse to write over a file the export reads: the routine, its sounds, the config."""
+    sources = list(inputs)
+    for output in outputs:
+        if output is None:
+            continue
+        for source in sources:
+            try:
+                same = os.path.samefile(output, source)  # through links, hard and symbolic
+            except OSError:
+                continue  # one of them does not exist: not the same file
+            if same:
+                raise UsageError(
+                    f"{output}: is one of the export's own inputs ({source}); "
+                    "write the export to another file"
+                )
 
 
 def export(
@@ -81,10 +100,12 @@ def export(
     *,
     transcript: Path | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> None:
     """Write `pcm_sections` (per section, the renderer's int16 blocks) to `audio`, tagged with
-    the routine's title and one chapter per section; optionally a transcript too."""
-    check_targets(audio, transcript)
+    the routine's title and one chapter per section; optionally a transcript too. `force`
+    replaces a read-only file (which stays read-only)."""
+    check_targets(audio, transcript, force=force)
     try:
         with contextlib.ExitStack() as stack:
             temp = stack.enter_context(atomic(audio))
@@ -206,17 +227,56 @@ def _stamp(ms: int, sep: str) -> str:
 
 
 def _speech(timeline: Timeline) -> list[tuple[int, int, str]]:
-    return [(e.start, e.end, e.text) for e in timeline.events if e.kind == "speech" and e.text]
+    """Each cue on one line: a line break would end a cue early in every format."""
+    return [
+        (e.start, e.end, " ".join(e.text.split()))
+        for e in timeline.events
+        if e.kind == "speech" and e.text
+    ]
+
+
+JOINER = "\u2060"
+"""WORD JOINER: invisible, and where it stands a reader cannot take text for markup."""
+_SRT_ESCAPES = {"<": "<" + JOINER, "{": "\\{" + JOINER, "}": "\\}", "\\": "\\" + JOINER}
+_SRT_MARKUP = re.compile(r"[<{}\\]")
+
+
+def _vtt_text(text: str) -> str:
+    """WebVTT's own escapes; and a joiner after a backslash, which ffmpeg and libass would
+    otherwise read as a line break (`\\N`)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\" + JOINER)
+
+
+def _srt_text(text: str) -> str:
+    """SubRip has no escapes, and its readers take `<i>` for a tag and `{\\an8}` for an ASS
+    override: a joiner after `<`, braces as ASS escapes them, no arrow, no bare number."""
+    text = _SRT_MARKUP.sub(lambda found: _SRT_ESCAPES[found[0]], text)
+    text = text.replace("-->", "--" + JOINER + ">")
+    return JOINER + text if text.isdecimal() else text
+
+
+def _lrc_text(text: str) -> str:
+    """A bracket at the start of a lyric line would be read as another time tag."""
+    return JOINER + text if text.startswith("[") else text
+
+
+def _lrc_tag(text: str) -> str:
+    """A tag's value ends at the first `]`, and has no escapes."""
+    return text.translate({ord("["): "(", ord("]"): ")"})
 
 
 def vtt(timeline: Timeline) -> str:
-    cues = [f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n" for a, b, text in _speech(timeline)]
+    cues = [
+        f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{_vtt_text(text)}\n"
+        for a, b, text in _speech(timeline)
+    ]
     return "WEBVTT\n\n" + "\n".join(cues)
 
 
 def srt(timeline: Timeline) -> str:
     cues = [
-        f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n"
+        f"{i}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{_srt_text(text)}\n"
         for i, (a, b, text) in enumerate(_speech(timeline), 1)
     ]
     return "\n".join(cues)
@@ -229,11 +289,11 @@ def lrc(timeline: Timeline) -> str:
 
     length = timeline.duration // 1000
     lines = [
-        f"[ti:{timeline.title}]",
+        f"[ti:{_lrc_tag(timeline.title)}]",
         "[by:voiceguide]",
         f"[length:{length // 60:02d}:{length % 60:02d}]",
     ]
-    lines += [f"{stamp(a)}{text}" for a, _, text in _speech(timeline)]
+    lines += [f"{stamp(a)}{_lrc_text(text)}" for a, _, text in _speech(timeline)]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ all. Files are only ever parsed as data, never executed.
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -100,6 +101,8 @@ class Routine:
     voice: str | None = None
     engine: str | None = None
     transition_ms: int = DEFAULT_TRANSITION_MS
+    path: Path | None = None
+    """The routine file, which an export must never write over."""
 
 
 # --- values -------------------------------------------------------------------------------
@@ -131,15 +134,40 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
+ALLOWED = "\n\t\u200c\u200d"
+"""Control and format characters text may hold: line breaks and tabs (made spaces), and ZERO
+WIDTH NON-JOINER and JOINER, part of emoji sequences and of Persian and Indic writing."""
+
+
 def _text(value: object, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Bad(f"must be non-empty text, {_found(value)}")
     for ch in value:
-        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        if ch not in ALLOWED and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             raise _Bad(f"must not contain control or unassigned characters, got U+{ord(ch):04X}")
     text = " ".join(value.split())
     if len(text) > limit:
         raise _Bad(f"must be at most {limit} characters, got {len(text)}")
+    return text
+
+
+SPOKEN_PUNCTUATION = "#%&*/@\\§¶"
+"""Punctuation espeak-ng reads out ("and", "percent"); any other is only a pause."""
+
+
+def sayable(text: str) -> bool:
+    """Something to say: a letter, digit or symbol, or punctuation read out."""
+    return any(
+        ch.isalnum() or unicodedata.category(ch).startswith("S") or ch in SPOKEN_PUNCTUATION
+        for ch in text
+    )
+
+
+def _cue(value: object) -> str:
+    """Text that is spoken: it must have something to say, not only punctuation."""
+    text = _text(value)
+    if not sayable(text):
+        raise _Bad(f"must have something to say, not only punctuation, {_found(value)}")
     return text
 
 
@@ -223,16 +251,16 @@ STEP_KINDS: dict[str, tuple[tuple[str, Callable[[object], Any], bool], ...]] = {
     "breathe": (
         ("breathe", _direction, True),
         ("seconds", _seconds_ms, True),
-        ("say", _text, False),
+        ("say", _cue, False),
     ),
-    "hold": (("hold", _seconds_ms, True), ("say", _text, False)),
+    "hold": (("hold", _seconds_ms, True), ("say", _cue, False)),
     "rest": (("rest", _seconds_ms, True),),
     "chime": (("chime", _sound, True),),
-    "say": (("say", _text, True),),
+    "say": (("say", _cue, True),),
 }
 
 ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
-    ("title", _text, True),
+    ("title", _cue, True),
     ("summary", _text, False),
     ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
     ("voice", lambda v: _text(v, 100), False),
@@ -242,13 +270,13 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
 )
 
 TECHNIQUE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
-    ("title", _text, True),
+    ("title", _cue, True),
     ("steps", lambda v: v, True),
     ("sides", _sides, False),
     ("reps", _whole(1, MAX_REPS), False),
-    ("position", _text, False),
+    ("position", _cue, False),
     ("equipment", _equipment, False),
-    ("safety", _text, False),
+    ("safety", _cue, False),
     ("summary", _text, False),
     ("posture", _posture, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
@@ -478,7 +506,7 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
     except OSError as exc:
         raise fail(f"cannot read: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")  # some editors write one
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RoutineError([Problem(name, f"line {line}", "not UTF-8 text")]) from None
@@ -551,4 +579,5 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
 
 
 def read_routine(path: Path) -> Routine:
-    return parse_routine(_read_toml(path, path.name), path.name, path.parent)
+    routine = parse_routine(_read_toml(path, path.name), path.name, path.parent)
+    return replace(routine, path=path)

@@ -14,8 +14,10 @@ consumed by the device too (a suspended or stuck device holds it back; see docs/
 from __future__ import annotations
 
 import contextlib
+import itertools
+import mmap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -25,15 +27,21 @@ from .clip import SAMPLE_RATE
 from .compiler import seconds_words
 from .errors import AudioDeviceError
 from .sink import Clock, Playback, Sink
+from .tape import PIECE, Rest, Stored, mapped, release
 from .timeline import Event, Section, ms_to_samples
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .render import Samples
 
 EXTRA_MS = 10_000
 """What "+" adds to a hold."""
 HEADROOM_S = 60
 """Silence after the routine in the playing buffer: room for six "+" presses without a restart."""
+FILL_S = 60
+"""Seconds of audio written into the playing buffer at a time (at the start, then each tick):
+a quick start, and little in memory at once."""
 SAFE_MS = 300
 """How far ahead of the play position the buffer may still be changed (simpleaudio reads up to
 two 100 ms chunks ahead)."""
@@ -68,7 +76,8 @@ class Program:
 
     title: str
     sections: list[Section] = field(default_factory=list)
-    pcm: list[Samples] = field(default_factory=list)
+    pcm: list[Stored] = field(default_factory=list)
+    """Each section's audio, on disk (tape.py)."""
     complete: bool = False
     error: BaseException | None = None
     shift_ms: int = 0
@@ -77,8 +86,12 @@ class Program:
     """About how long the whole routine will be: room to leave in the playing buffer."""
     lock: threading.Condition = field(default_factory=threading.Condition)
     """Guards everything above; notified whenever a section arrives or the making ends."""
+    folder: Path | None = None
+    """Where the audio files go (None: the system's temporary folder)."""
 
-    def add(self, section: Section, pcm: Samples) -> None:
+    def add(self, section: Section, blocks: Iterable[Samples]) -> None:
+        """A section made, with its audio (stored on disk first, outside the lock)."""
+        pcm = Stored(blocks, self.folder)
         with self.lock:
             if self.shift_ms:
                 section = _shifted(section, self.shift_ms)
@@ -110,14 +123,16 @@ class Program:
         with self.lock:
             return _grid(self.sections[-1].end) if self.sections else 0
 
-    def audio_from(self, sample: int) -> Samples | None:
-        """A fresh copy of everything ready from `sample` on; None if that is not ready yet."""
+    def audio_from(self, sample: int) -> Rest | None:
+        """Everything ready from `sample` on, to be read; None if that is not ready yet."""
         with self.lock:
             i = self.index_at(sample)
             if i is None:
                 return None
             skip = sample - _grid(self.sections[i].start)
-            return np.concatenate([self.pcm[i][skip:], *self.pcm[i + 1 :]])
+            parts = [(self.pcm[i], skip, len(self.pcm[i]))]
+            parts += [(pcm, 0, len(pcm)) for pcm in self.pcm[i + 1 :]]
+            return Rest(tuple(parts))
 
     def insert_silence(self, index: int, at_ms: int, hold: Event, ms: int) -> None:
         """Lengthen `hold` by `ms`, opening silence at `at_ms` (a quiet moment inside it)."""
@@ -134,7 +149,10 @@ class Program:
             self.sections[index] = replace(section, duration=section.duration + ms, events=events)
             cut = _grid(at_ms) - _grid(section.start)
             gap = np.zeros(_grid(at_ms + ms) - _grid(at_ms), dtype=np.int16)
-            self.pcm[index] = np.concatenate([self.pcm[index][:cut], gap, self.pcm[index][cut:]])
+            old = self.pcm[index]
+            self.pcm[index] = Stored(
+                itertools.chain(old.pieces(0, cut), [gap], old.pieces(cut)), self.folder
+            )
             for i in range(index + 1, len(self.sections)):
                 self.sections[i] = _shifted(self.sections[i], ms)
             self.shift_ms += ms
@@ -197,6 +215,10 @@ class Player:
     _then_quit: bool = False
     _voice: Playback | None = None
     stuck_s: float = STUCK_S
+    _mapping: mmap.mmap | None = None
+    """The file mapping behind the main buffer (tape.py)."""
+    _released: int = 0
+    """The routine sample up to which the main buffer has been dropped from memory."""
     _marker: Playback | None = None
     """Silence as long as a stretch of the main buffer's audio, played alongside it: the device
     consumes both at one pace, so the main audio has been played once the marker has."""
@@ -204,6 +226,9 @@ class Player:
     """The routine sample up to which markers have been started."""
     _marker_due: float = 0.0
     """When the current marker would end on a device that never stalls."""
+    _ended_at: float | None = None
+    """When the play position reached the end of the main buffer's audio, while the device
+    had not played it yet."""
     _polled: float | None = None
     """Clock time of the last tick."""
     _continued: float | None = None
@@ -244,13 +269,15 @@ class Player:
                 self._start(audio)
         return True
 
-    def _start(self, audio: Samples) -> None:
-        """Play `audio` from `position` in a buffer with room for what is still being made."""
-        self._main_from, self._main_len = self.position, len(audio)
+    def _start(self, audio: Rest) -> None:
+        """Play `audio` from `position` in a buffer with room for what is still being made.
+        The buffer is a mapped file: its first FILL_S seconds are written now, the rest tick
+        by tick (`_extend`), each piece dropped from memory once written."""
         expected = _grid(self.program.expected_ms) - self.position
         room = max(len(audio), expected + expected // 4) + HEADROOM_S * SAMPLE_RATE
-        buffer = np.zeros(room, dtype=np.int16)
-        buffer[: len(audio)] = audio
+        buffer, self._mapping = mapped(room, self.program.folder)
+        self._main_from = self._released = self.position
+        self._main_len = audio.copy_to(buffer, 0, FILL_S * SAMPLE_RATE, self._mapping)
         self._stop_marker()
         self._main = self.sink.play(buffer)
         self._marked_to = self.position
@@ -266,8 +293,8 @@ class Player:
         if audio is None:
             return
         if end - self.position >= _grid(SAFE_MS) and self._main_len + len(audio) <= len(main.pcm):
-            main.pcm[self._main_len : self._main_len + len(audio)] = audio
-            self._main_len += len(audio)
+            limit = FILL_S * SAMPLE_RATE
+            self._main_len += audio.copy_to(main.pcm, self._main_len, limit, self._mapping)
             self._mark()
         elif self.position >= end - _grid(CHAIN_MS):
             rest = self.program.audio_from(self.position)
@@ -283,10 +310,15 @@ class Player:
         self._stop_marker()
 
     def _follow(self) -> None:
-        """Move `position` to where the playing buffer is now."""
+        """Move `position` to where the playing buffer is now, and drop what has been played
+        from memory now and then."""
         if self._main is not None:
             played = round((self.clock.now() - self._main.started) * SAMPLE_RATE)
             self.position = self._main_from + min(played, self._main_len)
+            behind = self.position - SAMPLE_RATE  # simpleaudio may still be reading near it
+            if self._mapping is not None and behind - self._released >= FILL_S * SAMPLE_RATE:
+                release(self._mapping, self._released - self._main_from, behind - self._main_from)
+                self._released = behind
 
     # --- what the device has played -------------------------------------------------------
 
@@ -321,6 +353,7 @@ class Player:
         self._marked_to = end
 
     def _stop_marker(self) -> None:
+        self._ended_at = None
         if self._marker is not None:
             self._marker.stop(at_once=True)
             self._marker = None
@@ -330,12 +363,17 @@ class Player:
         once it has been stuck for `stuck_s`."""
         marker = self._marker
         if marker is None or not marker.is_playing():
+            self._ended_at = None
             return False
-        late = self.clock.now() - self._marker_due
+        now = self.clock.now()
+        if self._ended_at is None:
+            self._ended_at = now
+        late = now - max(self._marker_due, self._ended_at)
         if late > self.stuck_s:
+            behind = now - self._marker_due
             raise AudioDeviceError(
-                f"the sound device stopped playing: {_clock_text(_ms(end))} of the routine "
-                f"is still not heard after {late:.0f} s; check that the output is not "
+                f"the sound device stopped playing: {behind:.0f} s behind at "
+                f"{_clock_text(_ms(end))} into the routine; check that the output is not "
                 "suspended or held by another program"
             )
         return True
@@ -489,7 +527,11 @@ class Player:
             self._halt()
             return  # tick() restarts from the new audio
         buf = main.pcm
-        buf[cut + gap : self._main_len + gap] = buf[cut : self._main_len].copy()
+        for high in range(self._main_len - cut, 0, -PIECE):  # from the end: the play
+            low = max(0, high - PIECE)  # position meets only what has been moved
+            buf[cut + gap + low : cut + gap + high] = buf[cut + low : cut + high]
+            if self._mapping is not None:
+                release(self._mapping, cut + low, cut + gap + high)
         buf[cut : cut + gap] = 0
         self._main_len += gap
         self._mark()

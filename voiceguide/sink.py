@@ -116,7 +116,8 @@ class SimpleaudioPlayback:
                 segment = self.pcm[at : at + fade]
                 ramp = 1.0 - (1.0 + np.arange(len(segment))) / fade
                 segment[:] = (segment * ramp).astype(segment.dtype)
-                self.pcm[at + fade :] = 0
+                self.pcm[at + fade : at + fade + SAMPLE_RATE] = 0  # all it can reach: not
+                # the whole buffer, which may be a mapped file of hours
                 self.clock.sleep(FADE_AHEAD + FADE)
         self._play.stop()
 

@@ -7,6 +7,7 @@ entry being evicted or cleared by another process), written out otherwise. Where
 cannot be written, the folder is a temporary one. The folder is removed when the store is
 closed or collected, and the next process to use the cache removes one a killed process
 left behind. Files are in the cache's format, checksum included, and read back checked.
+On a full disk, a clip that cannot be written is kept in memory instead.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class ClipStore(Mapping[str, Clip]):
         self._paths: dict[str, Path] = {}
         self._lengths: dict[str, int] = {}
         self._recent: OrderedDict[str, Clip] = OrderedDict()
+        self._held: dict[str, Clip] = {}
+        """Clips that could not be written (a full disk): kept in memory."""
         self._keep = keep
         self._closer = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
 
@@ -53,20 +56,21 @@ class ClipStore(Mapping[str, Clip]):
                 path.unlink()
                 raise OSError("not a regular file")
         except OSError:
-            self._write(path, clip)
+            self._write(text, path, clip)
         self._paths[text] = path
         self._lengths[text] = clip.duration_ms
         self._remember(text, clip)
 
-    def _write(self, path: Path, clip: Clip) -> None:
+    def _write(self, text: str, path: Path, clip: Clip) -> None:
+        """Write the clip out; on a full disk keep it in memory instead: the run goes on."""
         try:
             with open(path, "xb") as f:
                 for part in _encode(clip):
                     f.write(part)
-        except OSError as exc:
-            raise VoiceguideError(
-                f"cannot keep speech clips in {self.folder}: {exc.strerror or exc}"
-            ) from exc
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            self._held[text] = clip
 
     def length_ms(self, text: str) -> int:
         return self._lengths[text]
@@ -75,6 +79,9 @@ class ClipStore(Mapping[str, Clip]):
         clip = self._recent.get(text)
         if clip is not None:
             self._recent.move_to_end(text)
+            return clip
+        clip = self._held.get(text)
+        if clip is not None:
             return clip
         path = self._paths[text]
         try:
@@ -114,6 +121,7 @@ def _make_folder(cache: ClipCache | None) -> Path:
     """A folder of this process's own beside the cache entries (so they can be hard-linked),
     or a temporary one where the cache cannot be written."""
     if cache is not None and cache.writable:
+        cache.sweep()  # every export and play finds what a killed one left
         folder = cache.directory / temp_name(RUN_PREFIX)
         with contextlib.suppress(OSError):
             cache.directory.mkdir(parents=True, exist_ok=True)

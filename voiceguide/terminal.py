@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
@@ -45,15 +47,42 @@ def keys(stream: TextIO | None = None) -> Iterator[ReadKey]:
 
         yield read
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        with contextlib.suppress(termios.error):  # a terminal that was closed (SIGHUP)
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _clock(ms: int) -> str:
     return f"{ms // 60_000}:{ms // 1000 % 60:02d}"
 
 
+def _cells(ch: str) -> int:
+    """Terminal columns a character takes: 2 for East Asian wide, 0 for combining marks."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def width(text: str) -> int:
+    """Terminal columns `text` takes."""
+    return sum(map(_cells, text))
+
+
+def fit(line: str, columns: int) -> str:
+    """`line` cut to at most `columns` terminal columns, with "…" where it was cut."""
+    if width(line) <= columns:
+        return line
+    kept, used = [], 0
+    for ch in line:
+        used += _cells(ch)
+        if used > columns - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…" if columns > 0 else ""
+
+
 def status_printer(out: TextIO | None = None) -> Callable[[Status], None]:
-    """On a terminal, one line redrawn in place; elsewhere, one plain line per section."""
+    """On a terminal, one line redrawn in place, never longer than the terminal is wide now
+    (a line that wraps cannot be redrawn); elsewhere, one plain line per section."""
     out = out or sys.stdout
     tty = out.isatty()
     last: list[str] = [""]
@@ -63,9 +92,10 @@ def status_printer(out: TextIO | None = None) -> Callable[[Status], None]:
             left = f" · {status.left_s} s left" if status.left_s is not None else ""
             step = status.step if len(status.step) <= 40 else status.step[:39] + "…"
             paused = "  [paused: space resumes]" if status.paused else ""
-            line = (
+            line = fit(  # the last column left free: some terminals wrap on reaching it
                 f"{_clock(status.elapsed_ms)}/{_clock(status.total_ms)}  {status.section}"
-                f" · {step}{left}{paused}"
+                f" · {step}{left}{paused}",
+                shutil.get_terminal_size().columns - 1,
             )
             if line != last[0]:
                 out.write("\r\x1b[K" + line)

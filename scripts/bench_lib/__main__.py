@@ -16,16 +16,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import engines, player, sections
+from . import engines, memory, player, sections
 from .core import ROOT, BenchError, Context, Row, scratch_folder, stderr, summary, table
 
 SECTIONS = {
     "export": sections.export,  # 1 and 2
     "startup": sections.startup,  # 3
     "scale": sections.scale,  # 6
-    "engines": engines.measure,  # 7 and 8
+    "memory": memory.measure,  # 7
+    "engines": engines.measure,  # 8 and 9
     # 4 runs last: it renders in this process, and Linux passes a parent's peak memory on to
-    # the children it starts, which would spoil the memory figures of section 6
+    # the children it starts, which would spoil the memory figures of sections 6 and 7
     "player": player.measure,
 }
 

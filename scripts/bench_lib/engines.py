@@ -1,4 +1,4 @@
-"""Section 7: the speech engines side by side, in one run: intelligibility (pocketsphinx's
+"""Sections 8 and 9: the speech engines side by side, in one run: intelligibility (pocketsphinx's
 general English model, no grammar, on every cue of upper-back), words per minute heard at each
 --rate, and the natural engine's cold and warm export against hibari itself (the floor)."""
 
@@ -73,7 +73,7 @@ def measure(ctx: Context) -> list[Row]:
     texts = list(dict.fromkeys(cue_texts(load_routine(ROUTINE))))
     installed = [e for e in ("natural", "espeak", "system") if unavailable(e) is None]
     rows: list[Row] = []
-    section = "7. Speech engines (upper-back's cues)"
+    section = "8. Speech engines (upper-back's cues)"
     for engine in installed:
         ctx.log(f"engines: {engine}: word error rate, words per minute")
         wer = _wer(engine, texts)
@@ -103,7 +103,7 @@ def measure(ctx: Context) -> list[Row]:
                 )
     if "natural" not in installed:
         return rows
-    section = "8. Natural voice: cold export against hibari itself"
+    section = "9. Natural voice: cold export against hibari itself"
     work = ctx.tempdir("natural")
     cues = work / "cues.txt"
     cues.write_text("\n".join(texts), encoding="utf-8")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from voiceguide.compiler import compile_routine, cue_texts, words
 from voiceguide.config import DEFAULT_RATE
-from voiceguide.language import Routine, parse_routine, read_routine
 from voiceguide.estimate import estimate_ms
+from voiceguide.language import Routine, parse_routine, read_routine
 
 _MANNERS = ["Slowly", "Gently", "Carefully", "Smoothly", "Softly", "Steadily", "Easily"]
 _MOVES = [

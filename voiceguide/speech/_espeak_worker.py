@@ -43,7 +43,7 @@ REPLY = struct.Struct("<BIiI")
 READY, CLIP, ERROR, FAILED = 1, 2, 3, 4
 FIELD, RECORD = "\x1f", "\x1e"
 
-STARTUP_BLOCKED = {signal.SIGINT, signal.SIGTERM}
+STARTUP_BLOCKED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 """Blocked from the moment the parent spawns a worker until the worker ignores Ctrl-C."""
 
 _PR_SET_PDEATHSIG = 1
@@ -272,6 +272,7 @@ def serve(binding: str, with_voices: bool, fork: bool) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # and what a closed terminal does
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STARTUP_BLOCKED)  # blocked at the spawn
     try:  # noqa: SIM105 (contextlib is one import more)
         serve(sys.argv[1], with_voices="--voices" in sys.argv[2:], fork="--fork" in sys.argv[2:])
