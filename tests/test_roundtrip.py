@@ -278,8 +278,9 @@ def test_a_late_cut_is_rarely_heard_as_its_cue(
     recognizer: RecognizerPool,
 ) -> None:
     """Each piece cut 40% of its length too late (the start of the cue lost, the start of
-    what follows it added): few are heard as their own cue (measured: 10-14%, always one or
-    two cues, e.g. "Two." or "Breathe in, and sit up tall."). Not none: when what is left
+    what follows it added): few are heard as their own cue (measured: 10-14% with untrimmed
+    clips, 32% since clips are trimmed and so less of a cut falls in silence; always short
+    cues, e.g. "Two." or "Breathe in, and sit up tall."). Not none: when what is left
     still fits only one cue, the grammar fills in the lost words; and espeak-ng's clips
     differ by up to tens of milliseconds from one synthesis to the next, which decides some
     of these cases."""
@@ -292,4 +293,4 @@ def test_a_late_cut_is_rarely_heard_as_its_cue(
         return min(e.start + shift, late - e.duration), min(e.end + shift, late)
 
     accuracy = report(f"{name} cut 40% late", rate, hear(timeline, audio, recognizer, cut), 5)
-    assert accuracy <= 0.25
+    assert accuracy <= 0.4
