@@ -122,6 +122,18 @@ def test_damaged_entry_is_deleted_and_synthesized_again(
     assert cache.get(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id)) == expected(TEXTS)[2]
 
 
+def test_an_entry_found_damaged_among_misses_is_made_first_then_the_rest(
+    fake: FakeSynthesizer, cache: ClipCache
+) -> None:
+    cached = CachedSynthesizer(fake, cache)
+    list(cached.synthesize([TEXTS[0], TEXTS[2]], SETTINGS))
+    path = cache.path(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id))
+    path.write_bytes(path.read_bytes()[:-1])  # still there: found damaged only when read
+    assert list(cached.synthesize(TEXTS, SETTINGS)) == expected(TEXTS)
+    assert fake.calls[1:] == [(TEXTS[1], TEXTS[3]), (TEXTS[2], TEXTS[3])]
+    assert cache.get(ClipCache.key(TEXTS[2], SETTINGS, fake.engine_id)) == expected(TEXTS)[2]
+
+
 def test_entries_are_wav_files(fake: FakeSynthesizer, cache: ClipCache) -> None:
     import wave
 

@@ -233,7 +233,7 @@ def test_a_device_that_never_plays_is_an_error_not_the_end() -> None:
     sink = FakeSink(clock, stuck=True)
     with api.playing(SHORT, sink=sink, clock=clock, engine=FakeSynthesizer()) as player:
         Rig(player, clock, sink, FakeSynthesizer()).wait_until_made()
-        player.stuck_s = 5
+        player.heard.stuck_s = 5
         end = player.program.end / SAMPLE_RATE
         with pytest.raises(AudioDeviceError, match="stopped playing"):
             while player.tick():

@@ -22,7 +22,8 @@ from .language import Routine
 from .timeline import Timeline
 
 if TYPE_CHECKING:
-    from .player import Player, Program
+    from .player import Player
+    from .program import Program
     from .render import Samples
     from .sink import Clock, Sink
     from .speech import Synthesizer
@@ -348,7 +349,8 @@ def playing(
     """
     import os
 
-    from .player import Player, Program
+    from .player import Player
+    from .program import Program
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
 
@@ -373,7 +375,7 @@ def playing(
 
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
-            player.stuck_s = float(wait)
+            player.heard.stuck_s = float(wait)
         try:
             yield player
         finally:

@@ -239,6 +239,13 @@ class ClipCache:
             os.utime(path)  # used now: the last to be evicted
         return clip
 
+    def has(self, key: str) -> bool:
+        """Whether there is an entry (a regular file) for `key`; `get` checks what is in it."""
+        try:
+            return stat.S_ISREG(self.path(key).lstat().st_mode)
+        except OSError:
+            return False
+
     def put(self, key: str, clip: Clip) -> None:
         """Store a clip atomically; on an unwritable cache, warn once and carry on."""
         if not self._writable:
@@ -357,8 +364,9 @@ class ClipCache:
 class CachedSynthesizer:
     """A Synthesizer that answers from the cache and sends only the misses to `engine`.
 
-    Holds no more clips than it must: a cached clip is read when its turn comes, and a new one
-    is passed on as soon as it is made (kept only if its text comes again)."""
+    Holds no more clips than it must: a cached clip is read when its turn comes (one found
+    damaged then is made first, with the misses still to come), and a new one is passed on as
+    soon as it is made (kept only if its text comes again)."""
 
     def __init__(self, engine: Synthesizer, cache: ClipCache) -> None:
         self.engine = engine
@@ -375,7 +383,7 @@ class CachedSynthesizer:
     def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
         texts = list(texts)
         keys = [self.cache.key(text, settings, self.engine_id) for text in texts]
-        cached = {key for key in dict.fromkeys(keys) if self.cache.get(key) is not None}
+        cached = {key for key in dict.fromkeys(keys) if self.cache.has(key)}
         misses = {key: text for key, text in zip(keys, texts, strict=True) if key not in cached}
         # One batch for all misses, started now, so the engine works in parallel.
         fresh = self.engine.synthesize(list(misses.values()), settings) if misses else iter(())

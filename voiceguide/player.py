@@ -5,34 +5,30 @@ Timing comes from the sound device, not from sleeping: the routine plays as one 
 drift. Controls stop and restart that buffer at a new place, or, for "+", open ten seconds of
 silence in it ahead of the play position, in the buffer's spare tail.
 
-The player ends on what the device has played, not on time elapsed: a process stopped and
-continued (Ctrl-Z, SIGSTOP) moves the play position back by the time it was stopped, and the
-routine is over only once a silent marker stream as long as the routine's audio has been
-consumed by the device too (a suspended or stuck device holds it back; see docs/player.md).
+The player ends on what the device has played, not on time elapsed (heard.py): a process
+stopped and continued moves the play position back by the time it was stopped, and the
+routine is over only once the device has consumed it. Its audio waits on disk (program.py,
+tape.py), so memory does not grow with the routine.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import mmap
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
-
-import numpy as np
 
 from .clip import SAMPLE_RATE
 from .compiler import seconds_words
-from .errors import AudioDeviceError
+from .heard import Heard, on_continue
+from .program import Program
+from .program import grid as _grid
+from .program import sample_ms as _ms
 from .sink import Clock, Playback, Sink
-from .tape import PIECE, Rest, Stored, mapped, release
-from .timeline import Event, Section, ms_to_samples
+from .tape import PIECE, Rest, mapped, release
+from .timeline import Section
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .render import Samples
 
 EXTRA_MS = 10_000
@@ -50,134 +46,13 @@ CHAIN_MS = 1000
 1.5 s of quiet that closes every section."""
 BACK_WINDOW_MS = 5000
 """A "p" this soon after a technique starts goes back to the one before."""
-STUCK_S = 30.0
-"""How long past the routine's end a device may still be playing it before it counts as stuck:
-an error, never a claimed success."""
 
 KEYS = {" ": "pause", "n": "next", "p": "previous", "+": "more", "=": "more", "q": "quit"}
-
-
-def _grid(ms: int) -> int:
-    return ms_to_samples(ms, SAMPLE_RATE)
-
-
-def _ms(sample: int) -> int:
-    return sample * 1000 // SAMPLE_RATE
 
 
 def _clock_text(ms: int) -> str:
     minutes, seconds = divmod(ms // 1000, 60)
     return f"{minutes}:{seconds:02d}"
-
-
-@dataclass(slots=True)
-class Program:
-    """The routine as it becomes ready, section by section; shared with the thread making it."""
-
-    title: str
-    sections: list[Section] = field(default_factory=list)
-    pcm: list[Stored] = field(default_factory=list)
-    """Each section's audio, on disk (tape.py)."""
-    complete: bool = False
-    error: BaseException | None = None
-    shift_ms: int = 0
-    """Time added by "+" so far; sections still to come are moved by it."""
-    expected_ms: int = 0
-    """About how long the whole routine will be: room to leave in the playing buffer."""
-    lock: threading.Condition = field(default_factory=threading.Condition)
-    """Guards everything above; notified whenever a section arrives or the making ends."""
-    folder: Path | None = None
-    """Where the audio files go (None: the system's temporary folder)."""
-
-    def add(self, section: Section, blocks: Iterable[Samples]) -> None:
-        """A section made, with its audio (stored on disk first, outside the lock)."""
-        pcm = Stored(blocks, self.folder)
-        with self.lock:
-            if self.shift_ms:
-                section = _shifted(section, self.shift_ms)
-            self.sections.append(section)
-            self.pcm.append(pcm)
-            self.lock.notify_all()
-
-    def finish(self, error: BaseException | None = None) -> None:
-        with self.lock:
-            self.complete, self.error = True, error
-            self.lock.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        """Block until the next section arrives (or `timeout` passes)."""
-        with self.lock:
-            if not self.complete:
-                self.lock.wait(timeout)
-
-    def index_at(self, sample: int) -> int | None:
-        """The ready section that holds `sample`."""
-        with self.lock:
-            for i, section in enumerate(self.sections):
-                if _grid(section.start) <= sample < _grid(section.end):
-                    return i
-            return None
-
-    @property
-    def end(self) -> int:
-        with self.lock:
-            return _grid(self.sections[-1].end) if self.sections else 0
-
-    def audio_from(self, sample: int) -> Rest | None:
-        """Everything ready from `sample` on, to be read; None if that is not ready yet."""
-        with self.lock:
-            i = self.index_at(sample)
-            if i is None:
-                return None
-            skip = sample - _grid(self.sections[i].start)
-            parts = [(self.pcm[i], skip, len(self.pcm[i]))]
-            parts += [(pcm, 0, len(pcm)) for pcm in self.pcm[i + 1 :]]
-            return Rest(tuple(parts))
-
-    def insert_silence(self, index: int, at_ms: int, hold: Event, ms: int) -> None:
-        """Lengthen `hold` by `ms`, opening silence at `at_ms` (a quiet moment inside it)."""
-        with self.lock:
-            section = self.sections[index]
-            events = tuple(
-                replace(e, duration=e.duration + ms)
-                if e == hold
-                else replace(e, start=e.start + ms)
-                if e.start >= at_ms
-                else e
-                for e in section.events
-            )
-            self.sections[index] = replace(section, duration=section.duration + ms, events=events)
-            cut = _grid(at_ms) - _grid(section.start)
-            gap = np.zeros(_grid(at_ms + ms) - _grid(at_ms), dtype=np.int16)
-            old = self.pcm[index]
-            self.pcm[index] = Stored(
-                itertools.chain(old.pieces(0, cut), [gap], old.pieces(cut)), self.folder
-            )
-            for i in range(index + 1, len(self.sections)):
-                self.sections[i] = _shifted(self.sections[i], ms)
-            self.shift_ms += ms
-
-
-@contextlib.contextmanager
-def _on_continue(callback: Callable[[], None]) -> Iterator[None]:
-    """Call `callback` whenever the process is continued after a stop, where a handler can be
-    set (the main thread, on a system with SIGCONT); the default action, continuing, stays."""
-    import signal
-
-    sigcont = getattr(signal, "SIGCONT", None)
-    if sigcont is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(sigcont, lambda *_: callback())
-    try:
-        yield
-    finally:
-        signal.signal(sigcont, previous if previous is not None else signal.SIG_DFL)
-
-
-def _shifted(section: Section, ms: int) -> Section:
-    events = tuple(replace(e, start=e.start + ms) for e in section.events)
-    return replace(section, start=section.start + ms, events=events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,25 +89,15 @@ class Player:
     _resume_at: int = 0
     _then_quit: bool = False
     _voice: Playback | None = None
-    stuck_s: float = STUCK_S
     _mapping: mmap.mmap | None = None
     """The file mapping behind the main buffer (tape.py)."""
     _released: int = 0
     """The routine sample up to which the main buffer has been dropped from memory."""
-    _marker: Playback | None = None
-    """Silence as long as a stretch of the main buffer's audio, played alongside it: the device
-    consumes both at one pace, so the main audio has been played once the marker has."""
-    _marked_to: int = 0
-    """The routine sample up to which markers have been started."""
-    _marker_due: float = 0.0
-    """When the current marker would end on a device that never stalls."""
-    _ended_at: float | None = None
-    """When the play position reached the end of the main buffer's audio, while the device
-    had not played it yet."""
-    _polled: float | None = None
-    """Clock time of the last tick."""
-    _continued: float | None = None
-    """Clock time of a SIGCONT not yet accounted for (set from the signal handler)."""
+    heard: Heard = field(init=False)
+    """What the device has played (heard.py)."""
+
+    def __post_init__(self) -> None:
+        self.heard = Heard(self.sink, self.clock)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -240,7 +105,8 @@ class Player:
         """Advance: chain the next buffer, finish a confirmation. False once the routine is over."""
         if self.program.error is not None:
             raise self.program.error
-        self._account_for_stop()
+        if (lost := self.heard.lost()) and self._main is not None:
+            self._main.started += lost  # nothing reached the device meanwhile
         if self.state == "confirming" and not (self._voice and self._voice.is_playing()):
             if self._then_quit:
                 self.state = "done"
@@ -253,7 +119,7 @@ class Player:
             self._mark()
             end = self._main_from + self._main_len
             if self.position >= end or not self._main.is_playing():
-                if self._unplayed(end):
+                if self.heard.waiting(_clock_text(_ms(end))):
                     return True
                 self._main.stop(at_once=True)  # only the silent headroom is left
                 self._main = None
@@ -278,9 +144,8 @@ class Player:
         buffer, self._mapping = mapped(room, self.program.folder)
         self._main_from = self._released = self.position
         self._main_len = audio.copy_to(buffer, 0, FILL_S * SAMPLE_RATE, self._mapping)
-        self._stop_marker()
+        self.heard.restart(self.position)
         self._main = self.sink.play(buffer)
-        self._marked_to = self.position
         self._mark()
 
     def _extend(self, end: int) -> None:
@@ -307,7 +172,7 @@ class Player:
             self._follow()
             self._main.stop(at_once=at_once)
             self._main = None
-        self._stop_marker()
+        self.heard.stop()
 
     def _follow(self) -> None:
         """Move `position` to where the playing buffer is now, and drop what has been played
@@ -320,63 +185,13 @@ class Player:
                 release(self._mapping, self._released - self._main_from, behind - self._main_from)
                 self._released = behind
 
-    # --- what the device has played -------------------------------------------------------
-
     def continued(self) -> None:
         """The process was stopped and has just been continued (SIGCONT): call from its handler."""
-        self._continued = self.clock.now()
-
-    def _account_for_stop(self) -> None:
-        """While the process was stopped nothing reached the device (simpleaudio feeds it from a
-        thread of this process), so the main buffer started that much later, as far as what has
-        been heard goes. The stop began after the last tick: the time since is taken as lost,
-        erring on the side of playing on a little longer."""
-        now, continued, polled = self.clock.now(), self._continued, self._polled
-        self._polled, self._continued = now, None
-        if continued is None or polled is None or self._main is None:
-            return
-        lost = max(0.0, continued - polled)
-        self._main.started += lost
-        self._marker_due += lost
+        self.heard.continued()
 
     def _mark(self) -> None:
-        """Start a marker for main audio not yet covered, once the previous one is played: the
-        chain of markers lags the device, never runs ahead of it."""
-        if self._marker is not None and self._marker.is_playing():
-            return
-        end = self._main_from + self._main_len
-        if self._main is None or end <= self._marked_to:
-            return
-        length = end - self._marked_to
-        self._marker = self.sink.mark(length)
-        self._marker_due = self._marker.started + length / SAMPLE_RATE
-        self._marked_to = end
-
-    def _stop_marker(self) -> None:
-        self._ended_at = None
-        if self._marker is not None:
-            self._marker.stop(at_once=True)
-            self._marker = None
-
-    def _unplayed(self, end: int) -> bool:
-        """True while the device has not played the main buffer's audio up to `end`; an error
-        once it has been stuck for `stuck_s`."""
-        marker = self._marker
-        if marker is None or not marker.is_playing():
-            self._ended_at = None
-            return False
-        now = self.clock.now()
-        if self._ended_at is None:
-            self._ended_at = now
-        late = now - max(self._marker_due, self._ended_at)
-        if late > self.stuck_s:
-            behind = now - self._marker_due
-            raise AudioDeviceError(
-                f"the sound device stopped playing: {behind:.0f} s behind at "
-                f"{_clock_text(_ms(end))} into the routine; check that the output is not "
-                "suspended or held by another program"
-            )
-        return True
+        if self._main is not None:
+            self.heard.follow(self._main_from + self._main_len)
 
     def close(self) -> None:
         """Silence everything at once (Ctrl-C, an error): nothing may keep sounding."""
@@ -545,7 +360,7 @@ class Player:
         """Play until the routine ends or the user quits; always leaves silence behind.
 
         `read_key(timeout)` waits up to `timeout` seconds for a key; without it, no keys."""
-        with _on_continue(self.continued):
+        with on_continue(self.continued):
             self._loop(read_key, show, poll)
 
     def _loop(
