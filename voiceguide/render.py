@@ -45,9 +45,23 @@ def _faded(x: Floats) -> Floats:
     return x
 
 
+def active_rms(x: Floats) -> float:
+    """The RMS of the speech in `x`, its pauses left out: the mean square of the 50 ms frames
+    within 10 dB of the loudest. Engines pause differently inside a cue: leveled on the plain
+    RMS, the natural voice came out 1.4 LU louder than espeak-ng; on this, all three engines
+    measure the same to 0.1 LU (ffmpeg's ebur128, every cue of upper-back)."""
+    frame = SAMPLE_RATE // 20
+    n = len(x) // frame
+    if n == 0:
+        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    power = np.mean(np.square(x[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
+    active = power[power >= power.max() / 10]
+    return float(np.sqrt(active.mean()))
+
+
 def leveled_speech(clip: Clip) -> Floats:
     x = _floats(clip)
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    rms = active_rms(x)
     peak = float(np.abs(x).max()) if len(x) else 0.0
     if rms > 0:
         x = x * min(SPEECH_RMS / rms, SPEECH_PEAK / peak)

@@ -17,7 +17,10 @@ from voiceguide.speech import open_engine
 WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 ODD = ("T.", "Z.", "Hold.", "One.", "Three. Two. One.", "Ten seconds left.", "Twenty-five.")
 CONTROLS = {
-    "natural": [round(0.5 + 0.05 * i, 2) for i in range(31)],
+    "natural": sorted(
+        {round(0.5 + 0.05 * i, 2) for i in range(31)}
+        | {0.52, 0.56, 0.58, 0.62, 0.66, 0.67, 0.68, 0.69, 0.82, 0.84, 0.87}  # around jumps
+    ),
     "espeak": [80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200, 220, 250, 280,
                300, 350, 400],
 }  # fmt: skip
@@ -87,7 +90,7 @@ def fit(engine: str, texts: list[str]) -> None:
 
 def main() -> None:
     texts = corpus()
-    for engine in sys.argv[1:] or ["natural", "espeak"]:
+    for engine in [a for a in sys.argv[1:] if not a.startswith("--")] or ["natural", "espeak"]:
         if "--fit-only" not in sys.argv:
             table(engine, texts)
         fit(engine, texts)

@@ -58,5 +58,11 @@ def finish(x: Floats, rate: int, factor: float = 1.0) -> Clip:
     return Clip(pcm.tobytes())
 
 
+def stretched(x: Floats, factor: float) -> Clip:
+    """A finished clip's samples (at the render rate) made `factor` times as long."""
+    y = stretch(x, SAMPLE_RATE, factor)
+    return Clip(np.round(np.clip(y, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes())
+
+
 def pcm16_floats(pcm: bytes) -> Floats:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

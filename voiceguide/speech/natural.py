@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,9 +28,8 @@ from ..errors import SpeechError
 from ..estimate import MAX_CHARS, clean_text
 from .base import VoiceInfo, resolve_voice
 from .base import cue as _cue
-from .rates import CALIBRATIONS, FINISH
+from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
 from .workers import Pool
-from .workers import judge as _judge
 
 DEFAULT_VOICE = "heart"
 LANGUAGES = {"en-us": "heart", "en": "heart", "english": "heart", "en-gb": "emma"}
@@ -167,15 +168,79 @@ class NaturalEngine:
                     f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): "
                     f"{_cue(text)}"
                 )
-        request = {"voice": voice, "control": speed, "stretch": stretch}
-        clips = self._pool.run(
-            [t for t in cleaned if t], lambda _: request, _judge(self.name, settings.rate)
-        )
+        # The stretch is done here, not in the worker: Rubber Band would add 25 MB to a worker
+        # that is already at 200 MB with its model and lexicon.
+        request = {"voice": voice, "control": speed, "stretch": 1.0}
+        spoken = [t for t in cleaned if t]
+        clips = self._pool.run(spoken, lambda _: request)
         for text in cleaned:
-            yield next(clips) if text else Clip(b"")
+            if not text:
+                yield Clip(b"")
+                continue
+            clip = next(clips)
+            if stretch != 1.0:
+                from .finish import pcm16_floats, stretched
+
+                clip = stretched(pcm16_floats(clip.pcm), stretch)
+            if not plausible(self.name, text, settings.rate, clip.duration_ms):
+                expected = estimate_ms(self.name, text, settings.rate)
+                raise SpeechError(
+                    f"the natural speech engine produced a clip of {clip.duration_ms} ms for "
+                    f"{_cue(text)}, about {expected} ms expected"
+                )
+            yield clip
 
 
 # --- The worker's side ----------------------------------------------------------------------
+
+MAX_WORDS = 10
+"""Words hibari is given at once: sentences, then clauses, then even runs of words. A worker
+holds about 200 MB with its model and lexicon; at hibari's slowest speed, pieces of 10 words
+peaked at 235 MB, of 12 at 252 MB, of 15 at 263 MB (one long cue of 80 words: 418 MB)."""
+MAX_PIECE_CHARS = 60
+"""...and characters, since long words make long audio: ten words of everyday cues are
+about 50 characters."""
+CLAUSE_PAUSE_MS, SENTENCE_PAUSE_MS = 150, 350
+"""The pause after a piece that ends a clause (or a forced cut) and one that ends a sentence,
+where hibari itself pauses about as long between sentences of one text."""
+_SENTENCE = re.compile(r"(?<=[.!?\u2026])\s+")
+_CLAUSE = re.compile(r"(?<=[,;:\u2014])\s+")
+
+
+def _fits(words: list[str]) -> bool:
+    return len(words) <= MAX_WORDS and len(" ".join(words)) <= MAX_PIECE_CHARS
+
+
+def pieces(text: str) -> list[tuple[str, int]]:
+    """`text` cut into pieces of at most MAX_WORDS words and MAX_PIECE_CHARS characters, each
+    with the pause that follows it: at sentence ends first, then at clause punctuation, then
+    into even runs of words."""
+    out: list[tuple[str, int]] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        if not sentence:
+            continue
+        packed: list[str] = []
+        for clause in _CLAUSE.split(sentence):
+            words = clause.split()
+            runs = 1
+            while not all(
+                _fits(words[i : i + math.ceil(len(words) / runs)])
+                for i in range(0, len(words), math.ceil(len(words) / runs))
+            ):
+                runs += 1
+            size = max(1, math.ceil(len(words) / runs))
+            for chunk in (words[i : i + size] for i in range(0, len(words), size)):
+                if packed and _fits([*packed, *chunk]):
+                    packed += chunk
+                else:
+                    if packed:
+                        out.append((" ".join(packed), CLAUSE_PAUSE_MS))
+                    packed = list(chunk)
+        if packed:
+            out.append((" ".join(packed), SENTENCE_PAUSE_MS))
+    if out:
+        out[-1] = (out[-1][0], 0)
+    return out
 
 
 class _Backend:
@@ -200,8 +265,19 @@ class _Backend:
         return self._models[voice]
 
     def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
+        """Piece by piece (`pieces`): hibari's memory grows with the length of what it says at
+        once (see MAX_WORDS)."""
+        import numpy as np
+
+        from .finish import trim
+
         model = self._model(voice)
-        return model(text, speed=control, seed=0), int(model.sample_rate)
+        rate = int(model.sample_rate)
+        parts = []
+        for piece, pause_ms in pieces(text):
+            parts.append(trim(model(piece, speed=control, seed=0), rate))
+            parts.append(np.zeros(rate * pause_ms // 1000, dtype=np.float32))
+        return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), rate
 
 
 def load_backend() -> _Backend:

@@ -2,8 +2,8 @@
 control, and each engine's length model. Light: no numpy, no engine.
 
 Words per minute heard = the words of a cue over the length of its clip, leading and
-trailing silence trimmed (pauses inside the cue count). Each table was measured on the 65
-distinct cues of the built-in routines (700 words) by `scripts/calibrate`; see
+trailing silence trimmed (pauses inside the cue count). Each table was measured on the 80
+distinct cues of the built-in routines (862 words) by `scripts/calibrate`; see
 docs/speech-rates.md. Between two measured points the control is interpolated where the
 engine's speed moves smoothly; where it jumps (hibari's `speed` between 1.30 and 1.35 shortens
 speech by 27%), the nearer point is used and the clip time-stretched by the rest.
@@ -38,6 +38,9 @@ class Calibration:
     def control(self, wpm: float) -> tuple[float, float]:
         """(the engine's control, a time-stretch of its clip: length multiplier) for `wpm`."""
         rates = [rate for _, rate in self.points]
+        nearest = min(range(len(rates)), key=lambda i: abs(math.log(rates[i] / wpm)))
+        if max(rates[nearest] / wpm, wpm / rates[nearest]) <= STRETCH_TOLERANCE:
+            return self.points[nearest][0], 1.0  # a measured point: no guessing, no stretch
         if wpm <= rates[0]:
             return self._nearest(0, wpm)
         if wpm >= rates[-1]:
@@ -58,71 +61,36 @@ class Calibration:
         return control, round(stretch, 4)
 
 
+# fmt: off
 CALIBRATIONS = {
-    # hibari-tts 0.2.1, voice heart, seed 0: its `speed` parameter.
+    # hibari-tts 0.2.1, voice heart, seed 0, in pieces (natural.pieces): its `speed` parameter.
     "natural": Calibration(
         (
-            (0.5, 106.4),
-            (0.55, 112.2),
-            (0.6, 128.3),
-            (0.65, 132.5),
-            (0.7, 150.6),
-            (0.75, 155.8),
-            (0.8, 171.7),
-            (0.85, 191.1),
-            (0.9, 203.6),
-            (0.95, 208.6),
-            (1.0, 212.2),
-            (1.05, 216.1),
-            (1.1, 220.4),
-            (1.15, 224.9),
-            (1.2, 234.5),
-            (1.25, 243.9),
-            (1.3, 248.1),
-            (1.35, 316.0),
-            (1.4, 321.3),
-            (1.45, 326.1),
-            (1.5, 329.8),
-            (1.55, 333.2),
-            (1.6, 337.5),
-            (1.65, 343.0),
-            (1.7, 346.0),
-            (1.75, 349.3),
-            (1.8, 351.4),
-            (1.85, 354.1),
-            (1.9, 356.6),
-            (1.95, 359.6),
-            (2.0, 375.4),
+            (0.5, 112.8), (0.52, 114.0), (0.55, 118.1), (0.56, 119.2), (0.58, 133.0),
+            (0.6, 134.5), (0.62, 136.3), (0.65, 138.8), (0.66, 141.8), (0.67, 149.2),
+            (0.68, 153.7), (0.69, 155.5), (0.7, 156.6), (0.75, 162.1), (0.8, 178.9),
+            (0.82, 194.4), (0.84, 197.0), (0.85, 199.0), (0.87, 206.9), (0.9, 211.1),
+            (0.95, 216.5), (1.0, 220.2), (1.05, 223.6), (1.1, 227.0), (1.15, 231.5),
+            (1.2, 240.5), (1.25, 248.0), (1.3, 251.8), (1.35, 318.2), (1.4, 322.8),
+            (1.45, 326.4), (1.5, 330.8), (1.55, 333.5), (1.6, 337.9), (1.65, 342.0),
+            (1.7, 344.1), (1.75, 345.7), (1.8, 346.7), (1.85, 348.7), (1.9, 350.2),
+            (1.95, 352.4), (2.0, 365.0),
         ),
         smooth=1.07,
     ),
     # espeak-ng 1.51, voice en-us: its nominal words per minute (linear in what is heard).
     "espeak": Calibration(
         (
-            (80, 101.6),
-            (90, 108.4),
-            (100, 120.5),
-            (110, 132.9),
-            (120, 145.0),
-            (130, 157.9),
-            (140, 170.4),
-            (150, 181.6),
-            (160, 194.3),
-            (170, 206.6),
-            (180, 219.3),
-            (190, 231.1),
-            (200, 243.5),
-            (220, 268.3),
-            (250, 302.6),
-            (280, 339.9),
-            (300, 364.1),
-            (350, 430.3),
-            (400, 489.3),
+            (80, 101.5), (90, 108.2), (100, 120.4), (110, 132.8), (120, 144.9), (130, 157.7),
+            (140, 170.2), (150, 181.6), (160, 194.1), (170, 206.4), (180, 219.0), (190, 230.8),
+            (200, 242.9), (220, 267.8), (250, 302.6), (280, 339.4), (300, 364.5),
+            (350, 431.8), (400, 493.3),
         ),
         smooth=math.inf,
         integer=True,
     ),
 }
+# fmt: on
 CALIBRATIONS["system"] = CALIBRATIONS["espeak"]
 """pyttsx3's espeak driver takes espeak-ng's nominal rate. SAPI5 and NSSpeechSynthesizer take
 a nominal words per minute too, which is passed as it is (not measured here)."""
@@ -134,8 +102,8 @@ assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
 LENGTHS: dict[str, tuple[float, float, float, float, float]] = {
     # (per letter, per word, per pause, per sentence break) in words-per-minute units, and a
     # fixed part in ms: ms = 60000 / wpm * (a letters + b words + c pauses + d breaks) + e.
-    "natural": (0.134, 0.2931, 0.3976, 2.5938, 251.2),
-    "espeak": (0.1637, 0.2224, 0.7313, 1.5072, 149.1),
+    "natural": (0.1404, 0.2695, 0.5657, 2.1346, 261.3),
+    "espeak": (0.1684, 0.194, 0.7784, 1.5054, 149.6),
 }
 LENGTHS["system"] = LENGTHS["espeak"]
 
