@@ -54,6 +54,7 @@ def settings_for(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
 ) -> Settings:
     """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
     settings = resolve_settings(
@@ -63,6 +64,8 @@ def settings_for(
         routine_voice=routine.voice,
         engine=engine_name,
         routine_engine=routine.engine,
+        pace=pace,
+        routine_pace=routine.pace,
     )
     return replace(settings, engine=_choose(settings.engine, settings.voice))
 
@@ -121,16 +124,17 @@ def compile(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
     estimate_only: bool = False,
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
     Either way a voice the engine does not have is refused first."""
     routine = _load(routine)
     if estimate_only:
-        settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+        settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
         refuse_unknown_voice(routine, settings, voice=voice)
-        return compile_routine(routine, estimate(settings))
-    return prepare(routine, rate=rate, voice=voice, engine_name=engine_name).timeline
+        return compile_routine(routine, estimate(settings), pace=settings.pace)
+    return prepare(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace).timeline
 
 
 def prepare(
@@ -139,6 +143,7 @@ def prepare(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
 ) -> Prepared:
@@ -147,11 +152,11 @@ def prepare(
     The length limit applies to the estimated length, as `check` shows it, and is checked
     first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     _check_before_synthesis(routine, settings)
-    texts = cue_texts(routine)
+    texts = cue_texts(routine, settings.pace)
     with _engine(engine, settings) as synthesizer:
         clips = _store(synthesizer)
         try:
@@ -163,7 +168,7 @@ def prepare(
         except BaseException:
             clips.close()
             raise
-    timeline = compile_routine(routine, clips.length_ms, limit=False)
+    timeline = compile_routine(routine, clips.length_ms, limit=False, pace=settings.pace)
     return Prepared(timeline, clips, settings)
 
 
@@ -173,7 +178,7 @@ def _check_before_synthesis(routine: Routine, settings: Settings) -> int:
     from .cache import configured_limit_mb
 
     configured_limit_mb()
-    return compile_routine(routine, estimate(settings)).duration
+    return compile_routine(routine, estimate(settings), pace=settings.pace).duration
 
 
 def _store(synthesizer: Synthesizer) -> ClipStore:
@@ -225,6 +230,7 @@ def export(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
@@ -243,6 +249,7 @@ def export(
         rate=rate,
         voice=voice,
         engine_name=engine_name,
+        pace=pace,
         progress=progress,
         engine=engine,
     )
@@ -306,17 +313,18 @@ def _background(target: Callable[..., object], *args: object) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def builtin_routines() -> list[Entry]:
+def builtin_routines(pace: float | None = None) -> list[Entry]:
     entries = []
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
-        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(routine, estimate(settings), pace=settings.pace)
         equipment = phrases.equipment(routine)
         entries.append(Entry(name, routine.title, timeline.duration, equipment))
     return entries
 
 
-def builtin_techniques() -> list[Entry]:
+def builtin_techniques(pace: float | None = None) -> list[Entry]:
     """The built-in techniques, then the user's own (from the config folder's techniques/)."""
     from .catalog import user_techniques
 
@@ -325,7 +333,8 @@ def builtin_techniques() -> list[Entry]:
     for name, technique in [*language.builtin_techniques().items(), *own.items()]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
-        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(routine, estimate(settings), pace=settings.pace)
         length = timeline.sections[1].duration
         entries.append(Entry(name, technique.title, length, technique.equipment, name in own))
     return entries
@@ -338,6 +347,7 @@ def playing(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
@@ -355,7 +365,7 @@ def playing(
     from .sink import SimpleaudioSink, SystemClock
 
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     expected = _check_before_synthesis(routine, settings)
@@ -391,7 +401,7 @@ def _produce(
     from .render import Renderer
 
     try:
-        texts = cue_texts(routine)
+        texts = cue_texts(routine, settings.pace)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with _store(synthesizer) as clips:
 
@@ -402,7 +412,7 @@ def _produce(
                 return clips.length_ms(text)
 
             renderer = Renderer(clips, settings.volume)
-            for section in compile_sections(routine, length, limit=False):
+            for section in compile_sections(routine, length, limit=False, pace=settings.pace):
                 program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread

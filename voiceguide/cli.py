@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import api, streams
-from .config import ENGINES, RATE_MAX, RATE_MIN
+from .config import ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .names import valid
 from .timeline import Timeline
@@ -49,6 +49,14 @@ ENGINE = click.option(
     "system (your platform's voices). Default: the routine's, your config's, or natural.",
 )
 
+PACE = click.option(
+    "--pace",
+    type=click.FloatRange(PACE_MIN, PACE_MAX),
+    default=None,
+    help=f"Scale every hold, breath, rest and transition ({PACE_MIN}-{PACE_MAX}; 2 is twice "
+    "as long), never the speech. Default: the routine's, your config's, or 1.",
+)
+
 
 def _clock(ms: int) -> str:
     minutes, rest = divmod(ms, 60_000)
@@ -75,14 +83,15 @@ def cli() -> None:
 
 
 @cli.command("list")
-def list_() -> None:
+@PACE
+def list_(pace: float | None) -> None:
     """List the built-in routines and techniques, and your own techniques, with length and
     what each needs. Any of them can be shown, played or exported by name."""
     lines = [  # all made before any is printed: an error then prints nothing else
         "Routines (lengths at the default voice speed):",
-        *map(_entry, api.builtin_routines()),
+        *map(_entry, api.builtin_routines(pace)),
         'Techniques (use = "ID" in a routine file; * marks your own):',
-        *map(_entry, api.builtin_techniques()),
+        *map(_entry, api.builtin_techniques(pace)),
     ]
     click.echo("\n".join(lines))
 
@@ -98,6 +107,7 @@ def _entry(item: api.Entry) -> str:
 @RATE
 @VOICE
 @ENGINE
+@PACE
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option(
     "--estimate",
@@ -120,6 +130,7 @@ def show(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
     as_json: bool,
     estimate: bool,
     source: bool,
@@ -146,7 +157,7 @@ def show(
 
         charts.check_target(chart)  # before any synthesis
     timeline = api.compile(
-        routine, rate=rate, voice=voice, engine_name=engine, estimate_only=estimate
+        routine, rate=rate, voice=voice, engine_name=engine, pace=pace, estimate_only=estimate
     )
     _warn(timeline)
     if chart is not None:
@@ -178,7 +189,8 @@ def show(
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @RATE
-def check(files: Sequence[str], rate: int | None) -> None:
+@PACE
+def check(files: Sequence[str], rate: int | None, pace: float | None) -> None:
     """Check routine files; list every problem, then warnings. Exit 0 when none has an error.
 
     FILES are paths, built-in routine names or technique ids. Warnings (a cue longer than its
@@ -188,7 +200,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, rate=rate, estimate_only=True)
+            timeline = api.compile(file, rate=rate, pace=pace, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:
@@ -219,6 +231,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
 @RATE
 @VOICE
 @ENGINE
+@PACE
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
@@ -227,6 +240,7 @@ def export(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
     force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
@@ -241,6 +255,7 @@ def export(
             rate=rate,
             voice=voice,
             engine_name=engine,
+            pace=pace,
             transcript=transcript,
             progress=progress,
             force=force,
@@ -257,6 +272,7 @@ def export(
 @RATE
 @VOICE
 @ENGINE
+@PACE
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--else-export",
@@ -269,6 +285,7 @@ def play(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
     yes: bool,
     else_export: Path | None,
 ) -> None:
@@ -284,7 +301,7 @@ def play(
     with contextlib.ExitStack() as stack:
         try:
             player = stack.enter_context(
-                api.playing(routine, rate=rate, voice=voice, engine_name=engine)
+                api.playing(routine, rate=rate, voice=voice, engine_name=engine, pace=pace)
             )
         except AudioDeviceError as exc:
             if else_export is None:
@@ -293,9 +310,9 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice, engine)
+            _export_instead(routine, else_export, rate, voice, engine, pace)
             return
-        _warn(api.compile(routine, rate=rate, voice=voice, estimate_only=True))  # fast
+        _warn(api.compile(routine, rate=rate, voice=voice, pace=pace, estimate_only=True))
         if not yes:  # asked only when there is something to play on
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
@@ -318,7 +335,12 @@ def _briefing(spec: str) -> str:
 
 
 def _export_instead(
-    routine: str, audio: Path, rate: int | None, voice: str | None, engine: str | None
+    routine: str,
+    audio: Path,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
+    pace: float | None,
 ) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
@@ -328,6 +350,7 @@ def _export_instead(
             rate=rate,
             voice=voice,
             engine_name=engine,
+            pace=pace,
             transcript=transcript,
             progress=progress,
         )

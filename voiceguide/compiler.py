@@ -2,7 +2,8 @@
 
 All times are integer milliseconds at absolute offsets. Speech lengths come from one function
 (`speech_ms`), real clip lengths when synthesis is available, an estimate otherwise; holds,
-breaths and rests never depend on it.
+breaths and rests never depend on it. `pace` scales every hold, breath window, rest and
+transition (never the speech); time-left cues are laid out for the scaled lengths.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def seconds_words(ms: int) -> str:
     return "one second" if s == 1 else f"{words(s)} seconds"
 
 
+def paced(ms: int, pace: float) -> int:
+    """A quiet length at this pace, in whole milliseconds (never below one)."""
+    return ms if pace == 1 else max(1 if ms else 0, round(ms * pace))
+
+
 def time_left_cues(hold_ms: int) -> tuple[tuple[tuple[int, str], ...], ...]:
     """What may be announced inside a hold of this length, in groups that are spoken whole or
     not at all: ((ms before the hold's end, text), ...). A countdown is never half said."""
@@ -88,6 +94,8 @@ class _Section:
 
     speech_ms: SpeechMs
     start: int
+    pace: float = 1.0
+    """Scales holds, breath windows and rests (see `paced`)."""
     technique: str | None = None
     side: str | None = None
     place: str = ""
@@ -131,6 +139,7 @@ class _Section:
         return event
 
     def hold(self, step: Hold) -> None:
+        step = Hold(paced(step.ms, self.pace), step.text)
         start = self.cursor
         end = start + step.ms
         self.add(start, step.ms, "hold", step.text or "hold")
@@ -156,6 +165,7 @@ class _Section:
         self.cursor = max(closing.end, self.speech_free) + GAP_MS
 
     def breathe(self, step: Breathe) -> None:
+        step = Breathe(step.direction, paced(step.ms, self.pace), step.text)
         start = self.cursor
         text = step.text or BREATH_CUES[step.direction]
         needed = self.speech_ms(text) + BREATH_TAIL_MS
@@ -184,6 +194,7 @@ class _Section:
         self.cursor = start + window
 
     def rest(self, ms: int, text: str = "rest") -> None:
+        ms = paced(ms, self.pace)
         start = max(self.cursor, self.speech_free)
         self.add(start, ms, "rest", text)
         self.cursor = start + ms
@@ -211,11 +222,16 @@ def _fill(text: str, side: str | None) -> str:
 
 
 def _technique(
-    routine: Routine, n: int, before: Posture | None, start: int, speech_ms: SpeechMs
+    routine: Routine,
+    n: int,
+    before: Posture | None,
+    start: int,
+    speech_ms: SpeechMs,
+    pace: float = 1.0,
 ) -> Section:
     t = routine.techniques[n - 1]
     place = f"{routine.source}: technique {n}" + (f" ({t.id})" if t.id else "")
-    s = _Section(speech_ms, start, technique=t.title, place=place)
+    s = _Section(speech_ms, start, pace, technique=t.title, place=place)
     moving = phrases.moved(before, t.posture)
     if moving and before is not None and t.posture is not None:  # at the start: the opening
         s.speak(phrases.MOVE[t.posture])
@@ -286,7 +302,7 @@ def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
 
 
 def compile_sections(
-    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True
+    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True, pace: float = 1.0
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
@@ -295,7 +311,7 @@ def compile_sections(
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
-        section = _technique(routine, n, before, section.end, speech_ms)
+        section = _technique(routine, n, before, section.end, speech_ms, pace)
         before = posture
         if limit:
             _check_length(routine, section.end)
@@ -321,12 +337,15 @@ def _check_length(routine: Routine, end: int) -> None:
         )
 
 
-def compile_routine(routine: Routine, speech_ms: SpeechMs, *, limit: bool = True) -> Timeline:
-    return Timeline(routine.title, tuple(compile_sections(routine, speech_ms, limit=limit)))
+def compile_routine(
+    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True, pace: float = 1.0
+) -> Timeline:
+    sections = compile_sections(routine, speech_ms, limit=limit, pace=pace)
+    return Timeline(routine.title, tuple(sections))
 
 
-def cue_texts(routine: Routine) -> tuple[str, ...]:
+def cue_texts(routine: Routine, pace: float = 1.0) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 
     A superset: a time-left cue that turns out not to fit its hold is listed but not spoken."""
-    return compile_routine(routine, lambda text: 1).spoken
+    return compile_routine(routine, lambda text: 1, pace=pace).spoken

@@ -13,9 +13,11 @@ from .errors import Problem, RoutineError
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
+PACE_MIN, PACE_MAX = 0.5, 2.0
+"""How much longer (above 1) or shorter (below 1) every hold, breath, rest and transition is."""
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
-CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened", "cache_limit_mb")
+CONFIG_KEYS = ("rate", "voice", "volume", "engine", "pace", "screened", "cache_limit_mb")
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
 
@@ -28,6 +30,20 @@ class Settings:
     volume: float = 1.0
     engine: str | None = None
     """The speech engine asked for (command line, routine, config); None: the default."""
+    pace: float = 1.0
+    """Scales holds, breath windows, rests and transitions, never the speech."""
+
+
+PACE_EXPECTED = f"must be a number from {PACE_MIN} to {PACE_MAX} (1 is as written)"
+
+
+def valid_pace(value: object) -> bool:
+    """A pace from a file: a number (not a boolean) from 0.5 to 2.0."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and PACE_MIN <= value <= PACE_MAX
+    )
 
 
 def config_dir() -> Path:
@@ -75,6 +91,8 @@ def resolve_settings(
     routine_voice: str | None = None,
     engine: str | None = None,
     routine_engine: str | None = None,
+    pace: float | None = None,
+    routine_pace: float | None = None,
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
@@ -114,6 +132,9 @@ def resolve_settings(
                 f"must be one of {', '.join(ENGINES)}, got {cfg_engine!r}",
             )
         )
+    cfg_pace = config.get("pace")
+    if cfg_pace is not None and not valid_pace(cfg_pace):
+        problems.append(Problem(str(config_path()), "pace", f"{PACE_EXPECTED}, got {cfg_pace!r}"))
     if problems:
         raise RoutineError(problems)
     for warning in unknown_keys(config, config_path()):
@@ -125,6 +146,9 @@ def resolve_settings(
         or routine_voice
         or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
         volume=float(cfg_volume) if isinstance(cfg_volume, int | float) else 1.0,
+        pace=float(
+            pace or routine_pace or (cfg_pace if isinstance(cfg_pace, int | float) else 1.0)
+        ),
     )
 
 

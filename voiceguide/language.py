@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from . import catalog
 from .catalog import builtin_routines, builtin_techniques, load_routine
-from .config import ENGINES, RATE_MAX, RATE_MIN
+from .config import ENGINES, PACE_EXPECTED, RATE_MAX, RATE_MIN, valid_pace
 from .errors import Problem, RoutineError
 from .names import did_you_mean, valid
 
@@ -100,6 +100,8 @@ class Routine:
     rate: int | None = None
     voice: str | None = None
     engine: str | None = None
+    pace: float | None = None
+    """Scales holds, breaths, rests and transitions; the command line's --pace wins."""
     transition_ms: int = DEFAULT_TRANSITION_MS
     path: Path | None = None
     """The routine file, which an export must never write over."""
@@ -220,6 +222,12 @@ def _engine(value: object) -> str:
     return value
 
 
+def _pace(value: object) -> float:
+    if not valid_pace(value) or not isinstance(value, int | float):
+        raise _Bad(f"{PACE_EXPECTED}, {_found(value)}")
+    return float(value)
+
+
 def _posture(value: object) -> Posture:
     for posture in POSTURES:
         if value == posture:
@@ -265,6 +273,7 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
     ("voice", lambda v: _text(v, 100), False),
     ("engine", _engine, False),
+    ("pace", _pace, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),
 )
@@ -574,6 +583,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         rate=values.get("rate"),
         voice=values.get("voice"),
         engine=values.get("engine"),
+        pace=values.get("pace"),
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )
 
