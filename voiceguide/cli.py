@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -362,34 +362,79 @@ def _interactive() -> bool:
 
 
 def _screen() -> None:
-    """The guide's screening questions, asked once; any yes stops here."""
-    from .config import read_config, remember
-    from .screening import ADVICE, QUESTIONS, reasons
+    """The guide's screening questions, when no clean answers of the last 90 days are on
+    record; any yes stops here."""
+    from . import screening
+    from .config import read_config
 
-    if read_config().get("screened") is True:
+    config = read_config()
+    if not screening.due(config, screening.today()):
         return
     if not _interactive():
         raise UsageError(
-            "before the first play, voiceguide asks a few safety questions, which needs a "
-            "terminal; run it in one, or pass --yes if none of the contraindications in the "
-            "README applies to you"
+            "before play, voiceguide asks a few safety questions every "
+            f"{screening.RENEW_DAYS} days, which needs a terminal; run it in one, or pass --yes "
+            "if none of the contraindications in the README applies to you"
         )
-    click.echo("A few safety questions first (asked once).")
-    answers = {q: click.confirm(q, default=None) for q, _ in QUESTIONS}
-    why = reasons(answers)
+    when = screening.answered_on(config)
+    if when is None:
+        click.echo(f"A few safety questions first (asked every {screening.RENEW_DAYS} days).")
+    else:
+        click.echo(
+            f"The safety questions again: last answered on {when.isoformat()}, and asked "
+            f"every {screening.RENEW_DAYS} days."
+        )
+    _ask_safety_questions()
+
+
+def _ask_safety_questions() -> None:
+    """Ask every question; all no: remembered with today's date; any yes: why, what to do,
+    any earlier clean answers withdrawn, and exit status 1."""
+    from . import screening
+    from .config import config_path, read_config, remember, remember_all
+
+    answers = {q: click.confirm(q, default=None) for q, _ in screening.QUESTIONS}
+    why = screening.reasons(answers)
     if why:
         for line in why:
             click.echo(f"- {line}")
-        click.echo(ADVICE)
+        click.echo(screening.ADVICE)
+        if read_config().get("screened") is True:
+            _save(
+                lambda: remember("screened", False),
+                "could not withdraw your earlier answers ({}); set screened = false in "
+                f"{config_path()} before you play",
+            )
         raise SystemExit(ExitStatus.ERROR)
+    _save(
+        lambda: remember_all(screening.clean(screening.today())),
+        "could not save your answers ({}); they will be asked again next time",
+    )
+
+
+def _save(write: Callable[[], None], warning: str) -> None:
+    """Write to the config file; if it cannot be written, one warning (its reason in {})."""
     try:
-        remember("screened", True)
+        write()
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        click.echo(
-            f"warning: could not save your answers ({reason}); they will be asked again next time",
-            err=True,
-        )
+        click.echo("warning: " + warning.replace("{}", reason, 1), err=True)
+
+
+@cli.command()
+def screen() -> None:
+    """Answer the safety questions again, now (play asks them every 90 days).
+
+    All no: the answers are kept with today's date. Any yes: why not to go on, and play asks
+    again next time.
+    """
+    from . import screening
+
+    if not _interactive():
+        raise UsageError("the safety questions need a terminal; run voiceguide screen in one")
+    _ask_safety_questions()
+    until = screening.renewal(screening.today())
+    click.echo(f"Thank you. Play asks again from {until.isoformat()}, or after voiceguide screen.")
 
 
 @cli.command("sounds")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,16 @@ PACE_MIN, PACE_MAX = 0.5, 2.0
 """How much longer (above 1) or shorter (below 1) every hold, breath, rest and transition is."""
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
-CONFIG_KEYS = ("rate", "voice", "volume", "engine", "pace", "screened", "cache_limit_mb")
+CONFIG_KEYS = (
+    "rate",
+    "voice",
+    "volume",
+    "engine",
+    "pace",
+    "screened",
+    "screened_on",
+    "cache_limit_mb",
+)
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
 
@@ -170,10 +181,19 @@ def _warn_once(message: str) -> None:
     logging.getLogger("voiceguide").warning(message)
 
 
-def remember(key: str, value: bool | int | float | str, path: Path | None = None) -> None:
-    """Set one top-level key in the user's config file. Everything else in it stays as written
-    (comments, order, quoting, tables, keys we do not know), and the file is replaced
-    atomically, keeping its mode (`files.atomic`).
+Value = bool | int | float | str | datetime.date
+"""What voiceguide writes into the config file."""
+
+
+def remember(key: str, value: Value, path: Path | None = None) -> None:
+    """Set one top-level key in the user's config file (see `remember_all`)."""
+    remember_all({key: value}, path)
+
+
+def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
+    """Set top-level keys in the user's config file, in one write. Everything else in it stays
+    as written (comments, order, quoting, tables, keys we do not know), and the file is
+    replaced atomically, keeping its mode (`files.atomic`).
 
     Raises OSError when the file cannot be written, ValueError when it cannot be updated
     without changing anything else (the caller warns and goes on).
@@ -187,10 +207,11 @@ def remember(key: str, value: bool | int | float | str, path: Path | None = None
     path = path or config_path()
     raw = _read(path)
     bom, text = (_BOM, raw[1:]) if raw.startswith(_BOM) else ("", raw)
-    expected = {**_parse(text, path), key: value}
+    expected = {**_parse(text, path), **values}
     try:
         document = tomlkit.parse(text or "# voiceguide settings: rate, voice, volume\n")
-        document[key] = value
+        for key, value in values.items():
+            document[key] = value
         updated = tomlkit.dumps(document)
         written = tomllib.loads(updated)
     except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:
