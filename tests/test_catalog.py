@@ -77,6 +77,8 @@ def test_play_says_what_to_fetch_and_how_to_sit(run, monkeypatch) -> None:
     played: list[str] = []
 
     class Player:
+        quitting = False
+
         def run(self, *_: object) -> None:
             played.append("run")
 

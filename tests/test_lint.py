@@ -216,6 +216,8 @@ def test_play_prints_the_warnings_before_it_starts(run, routine_file, monkeypatc
     from voiceguide import api
 
     class Player:
+        quitting = False
+
         def run(self, *_: object) -> None:
             pass
 

@@ -22,6 +22,7 @@ from .language import Routine
 from .timeline import Timeline
 
 if TYPE_CHECKING:
+    from . import history
     from .player import Player
     from .program import Program
     from .render import Samples
@@ -348,6 +349,8 @@ def playing(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    start_at: int = 1,
+    record: bool = True,
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
@@ -355,7 +358,8 @@ def playing(
     """A Player for the routine, its audio being made in the background from the first cue on.
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
-    synthesis, so a missing one fails at once.
+    synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
+    `record` writes the session into the history (history.py), as it goes.
     """
     import os
 
@@ -364,11 +368,15 @@ def playing(
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
 
+    spec = routine
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
-    expected = _check_before_synthesis(routine, settings)
+    _check_before_synthesis(routine, settings)
+    expected = compile_routine(
+        routine, estimate(settings), pace=settings.pace, start_at=start_at
+    ).duration
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
@@ -377,7 +385,7 @@ def playing(
         _engine(engine, settings, workers=1) as confirmations,
     ):
         program = Program(routine.title, expected_ms=expected, folder=_audio_folder(synthesizer))
-        _background(_produce, routine, settings, synthesizer, program)
+        _background(_produce, routine, settings, synthesizer, program, start_at)
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
@@ -386,14 +394,98 @@ def playing(
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
             player.heard.stuck_s = float(wait)
+        recorder = _recorder(spec, routine, settings, start_at) if record else None
+        if recorder is not None:
+            player.on_section = recorder.entered
         try:
             yield player
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.end(_outcome(exc))
+            raise
+        else:
+            if recorder is not None:
+                finished = player.state == "done" and not player.quitting
+                recorder.end("finished" if finished else "quit")
         finally:
             player.close()
 
 
+def _outcome(exc: BaseException) -> history.Outcome:
+    from .errors import AudioDeviceError
+
+    if isinstance(exc, AudioDeviceError):
+        return "device-lost"
+    return "crashed" if isinstance(exc, Exception) else "interrupted"
+
+
+def _recorder(
+    spec: str | Routine, routine: Routine, settings: Settings, start_at: int
+) -> history.Recorder:
+    """The session's history, its row written once the first sound plays."""
+    from . import history
+
+    return history.Recorder(
+        routine=routine_key(spec, routine),
+        title=routine.title,
+        routine_hash=history.routine_hash(routine.path, repr(routine)),
+        engine=settings.engine,
+        voice=settings.voice,
+        rate=settings.rate,
+        pace=settings.pace,
+        detail=None,
+        first_technique=start_at,
+        titles=tuple(t.title for t in routine.techniques),
+    )
+
+
+def resume_point(spec: str | None = None) -> tuple[str, int]:
+    """What `play --resume` plays: the routine of the last session (of `spec`, if given) that
+    did not finish, and the technique it stopped in. A routine changed since is followed by
+    the technique's title; one that no longer has it is refused."""
+    from . import history
+    from .errors import UsageError
+
+    key = routine_key(spec, _load(spec)) if spec is not None else None
+    session = history.resume_point(key)
+    of = f" of {spec}" if spec else ""
+    if session is None:
+        raise UsageError(f"nothing to resume: the last session{of} finished, or there is none")
+    routine = _load(session.routine)
+    titles = [t.title for t in routine.techniques]
+    n = session.technique
+    if n > session.techniques:
+        raise UsageError(
+            f"nothing to resume: the last session{of} ({session.title}) stopped in its closing"
+        )
+    if n >= 1 and (n > len(titles) or titles[n - 1] != session.technique_title):
+        if session.technique_title not in titles:
+            raise UsageError(
+                f"cannot resume {session.routine}: it no longer has the technique "
+                f"{session.technique_title!r}; play it from the start"
+            )
+        n = titles.index(session.technique_title) + 1
+    return session.routine, max(1, n)
+
+
+def routine_key(spec: str | Routine, routine: Routine) -> str:
+    """How the history names a routine, so `--resume` finds it again from any folder: a
+    built-in's name or a technique id as given, a file by its absolute path."""
+    if isinstance(spec, str):
+        from .catalog import builtin_routines, technique_ids
+
+        if spec in builtin_routines() or spec in technique_ids():
+            return spec
+        return str(Path(spec).resolve())
+    return str(routine.path.resolve()) if routine.path else routine.title
+
+
 def _produce(
-    routine: Routine, settings: Settings, synthesizer: Synthesizer, program: Program
+    routine: Routine,
+    settings: Settings,
+    synthesizer: Synthesizer,
+    program: Program,
+    start_at: int = 1,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""
@@ -401,7 +493,7 @@ def _produce(
     from .render import Renderer
 
     try:
-        texts = cue_texts(routine, settings.pace)
+        texts = cue_texts(routine, settings.pace, start_at)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with _store(synthesizer) as clips:
 
@@ -412,7 +504,9 @@ def _produce(
                 return clips.length_ms(text)
 
             renderer = Renderer(clips, settings.volume)
-            for section in compile_sections(routine, length, limit=False, pace=settings.pace):
+            for section in compile_sections(
+                routine, length, limit=False, pace=settings.pace, start_at=start_at
+            ):
                 program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread

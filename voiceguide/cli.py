@@ -268,12 +268,18 @@ def export(
 
 
 @cli.command()
-@click.argument("routine", default="upper-back")
+@click.argument("routine", required=False)
 @RATE
 @VOICE
 @ENGINE
 @PACE
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Carry on the last session (of ROUTINE, if given) that did not finish, from the start "
+    "of the technique where it stopped.",
+)
 @click.option(
     "--else-export",
     type=click.Path(path_type=Path),
@@ -281,12 +287,13 @@ def export(
     help="With no sound device, export to this file (and a .vtt transcript) instead.",
 )
 def play(
-    routine: str,
+    routine: str | None,
     rate: int | None,
     voice: str | None,
     engine: str | None,
     pace: float | None,
     yes: bool,
+    resume: bool,
     else_export: Path | None,
 ) -> None:
     """Play ROUTINE aloud (default: upper-back), hands-free.
@@ -294,14 +301,27 @@ def play(
     ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
     .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
     starts the technique again (twice: the one before), + adds ten seconds to a hold, q
-    stops. Each is confirmed aloud.
+    stops. Each is confirmed aloud. Every session is kept in the history
+    ('voiceguide history').
     """
     from . import terminal
 
+    start_at = 1
+    if resume:
+        routine, start_at = api.resume_point(routine)
+    routine = routine or "upper-back"
+    quit_ = False
     with contextlib.ExitStack() as stack:
         try:
             player = stack.enter_context(
-                api.playing(routine, rate=rate, voice=voice, engine_name=engine, pace=pace)
+                api.playing(
+                    routine,
+                    rate=rate,
+                    voice=voice,
+                    engine_name=engine,
+                    pace=pace,
+                    start_at=start_at,
+                )
             )
         except AudioDeviceError as exc:
             if else_export is None:
@@ -324,6 +344,65 @@ def play(
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
         player.run(read_key, terminal.status_printer())
+        quit_ = player.quitting
+    if quit_:
+        _how_to_resume()
+
+
+def _how_to_resume() -> None:
+    """After q: where it stopped, and the command that carries on from there."""
+    from .history import HistoryError, resume_point
+
+    try:
+        session = resume_point()
+    except HistoryError:
+        return  # said as a warning when the session started
+    if session is None or session.outcome != "quit":
+        return
+    where = (
+        f"at {session.technique_title} (technique {session.technique} of {session.techniques})"
+        if 1 <= session.technique <= session.techniques
+        else "in the opening"
+        if session.technique == 0
+        else "in the closing"
+    )
+    click.echo(f"Stopped {where}. To carry on from there: voiceguide play --resume")
+
+
+@cli.command("history")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(1, 10_000), default=20, help="Sessions listed (20)."
+)
+def history_(as_json: bool, limit: int) -> None:
+    """List recent sessions: date, routine, minutes, how each ended; total minutes and the
+    current streak of days in a row with a session."""
+    import json
+
+    from . import history
+
+    summary = history.summary(limit)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        return
+    if not summary.sessions:
+        click.echo("No sessions yet: voiceguide play starts one.")
+        return
+    click.echo(f"{'date':<16}  {'routine':<28}  {'minutes':>7}  ended")
+    for s in summary.recent:
+        click.echo(
+            f"{s.started.astimezone():%Y-%m-%d %H:%M}  {_cut(s.title, 28):<28}  "
+            f"{s.minutes:>7.1f}  {history.ending(s)}"
+        )
+    days = "day" if summary.streak_days == 1 else "days"
+    click.echo(
+        f"total: {summary.minutes:.1f} minutes in {summary.sessions} session(s); "
+        f"streak: {summary.streak_days} {days}"
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _briefing(spec: str) -> str:

@@ -9,7 +9,7 @@ transition (never the speech); time-left cues are laid out for the scaled length
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import phrases, sounds
 from .errors import Problem, RoutineError
@@ -293,6 +293,22 @@ def _preamble(routine: Routine, speech_ms: SpeechMs) -> Section:
     return s.close("Introduction")
 
 
+def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
+    """The opening of a session resumed at technique n: where we are, safety in one sentence,
+    what this part needs, and into its posture. The sounds are known by now."""
+    s = _Section(speech_ms, 0)
+    s.warnings += definition_warnings(routine)
+    technique = routine.techniques[n - 1]
+    s.speak(phrases.resuming(routine, technique))
+    s.speak(phrases.SAFETY_BRIEF)
+    rest = replace(routine, techniques=routine.techniques[n - 1 :])
+    needs = phrases.needs_sentence(phrases.equipment(rest))
+    if needs:
+        s.speak(needs)
+    s.speak(phrases.SETTLE[phrases.postures(routine)[n - 1]])
+    return s.close("Resuming")
+
+
 def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
     s = _Section(speech_ms, start)
     for text in (*phrases.CLOSING[phrases.last_posture(routine)], phrases.SEE_SOMEONE):
@@ -302,15 +318,26 @@ def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
 
 
 def compile_sections(
-    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True, pace: float = 1.0
+    routine: Routine,
+    speech_ms: SpeechMs,
+    *,
+    limit: bool = True,
+    pace: float = 1.0,
+    start_at: int = 1,
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
-    length limit: it applies to the estimated length, checked before any synthesis."""
-    section = _preamble(routine, speech_ms)
+    length limit: it applies to the estimated length, checked before any synthesis.
+    `start_at` n > 1 resumes: a short opening, then technique n on."""
+    if not 1 <= start_at <= len(routine.techniques):
+        raise ValueError(f"start_at must be 1 to {len(routine.techniques)}, got {start_at}")
+    resumed = start_at > 1
+    section = _resumed(routine, start_at, speech_ms) if resumed else _preamble(routine, speech_ms)
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
+        if n < start_at:
+            continue
         section = _technique(routine, n, before, section.end, speech_ms, pace)
         before = posture
         if limit:
@@ -338,14 +365,19 @@ def _check_length(routine: Routine, end: int) -> None:
 
 
 def compile_routine(
-    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True, pace: float = 1.0
+    routine: Routine,
+    speech_ms: SpeechMs,
+    *,
+    limit: bool = True,
+    pace: float = 1.0,
+    start_at: int = 1,
 ) -> Timeline:
-    sections = compile_sections(routine, speech_ms, limit=limit, pace=pace)
+    sections = compile_sections(routine, speech_ms, limit=limit, pace=pace, start_at=start_at)
     return Timeline(routine.title, tuple(sections))
 
 
-def cue_texts(routine: Routine, pace: float = 1.0) -> tuple[str, ...]:
+def cue_texts(routine: Routine, pace: float = 1.0, start_at: int = 1) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 
     A superset: a time-left cue that turns out not to fit its hold is listed but not spoken."""
-    return compile_routine(routine, lambda text: 1, pace=pace).spoken
+    return compile_routine(routine, lambda text: 1, pace=pace, start_at=start_at).spoken

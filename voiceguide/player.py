@@ -95,6 +95,9 @@ class Player:
     """The routine sample up to which the main buffer has been dropped from memory."""
     heard: Heard = field(init=False)
     """What the device has played (heard.py)."""
+    on_section: Callable[[int], None] | None = None
+    """Called with a section's index when the listener enters it (history.py)."""
+    _section: int | None = None
 
     def __post_init__(self) -> None:
         self.heard = Heard(self.sink, self.clock)
@@ -117,6 +120,7 @@ class Player:
         if self._main is not None:
             self._follow()
             self._mark()
+            self._track()
             end = self._main_from + self._main_len
             if self.position >= end or not self._main.is_playing():
                 if self.heard.waiting(_clock_text(_ms(end))):
@@ -184,6 +188,20 @@ class Player:
             if self._mapping is not None and behind - self._released >= FILL_S * SAMPLE_RATE:
                 release(self._mapping, self._released - self._main_from, behind - self._main_from)
                 self._released = behind
+
+    def _track(self) -> None:
+        """Tell `on_section` when the listener enters another section."""
+        if self.on_section is None:
+            return
+        i = self.program.index_at(self.position)
+        if i is not None and i != self._section:
+            self._section = i
+            self.on_section(i)
+
+    @property
+    def quitting(self) -> bool:
+        """The user pressed q."""
+        return self._then_quit
 
     def continued(self) -> None:
         """The process was stopped and has just been continued (SIGCONT): call from its handler."""
