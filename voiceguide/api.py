@@ -56,6 +56,7 @@ def settings_for(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    detail: str | None = None,
 ) -> Settings:
     """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
     settings = resolve_settings(
@@ -67,6 +68,7 @@ def settings_for(
         routine_engine=routine.engine,
         pace=pace,
         routine_pace=routine.pace,
+        detail=detail,
     )
     return replace(settings, engine=_choose(settings.engine, settings.voice))
 
@@ -126,16 +128,23 @@ def compile(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    detail: str | None = None,
     estimate_only: bool = False,
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
     Either way a voice the engine does not have is refused first."""
     routine = _load(routine)
     if estimate_only:
-        settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
+        settings = settings_for(
+            routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+        )
         refuse_unknown_voice(routine, settings, voice=voice)
-        return compile_routine(routine, estimate(settings), pace=settings.pace)
-    return prepare(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace).timeline
+        return compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
+    return prepare(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    ).timeline
 
 
 def prepare(
@@ -145,6 +154,7 @@ def prepare(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    detail: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
 ) -> Prepared:
@@ -153,11 +163,13 @@ def prepare(
     The length limit applies to the estimated length, as `check` shows it, and is checked
     first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     _check_before_synthesis(routine, settings)
-    texts = cue_texts(routine, settings.pace)
+    texts = cue_texts(routine, settings.pace, detail=settings.detail)
     with _engine(engine, settings) as synthesizer:
         clips = _store(synthesizer)
         try:
@@ -169,7 +181,9 @@ def prepare(
         except BaseException:
             clips.close()
             raise
-    timeline = compile_routine(routine, clips.length_ms, limit=False, pace=settings.pace)
+    timeline = compile_routine(
+        routine, clips.length_ms, limit=False, pace=settings.pace, detail=settings.detail
+    )
     return Prepared(timeline, clips, settings)
 
 
@@ -179,7 +193,9 @@ def _check_before_synthesis(routine: Routine, settings: Settings) -> int:
     from .cache import configured_limit_mb
 
     configured_limit_mb()
-    return compile_routine(routine, estimate(settings), pace=settings.pace).duration
+    return compile_routine(
+        routine, estimate(settings), pace=settings.pace, detail=settings.detail
+    ).duration
 
 
 def _store(synthesizer: Synthesizer) -> ClipStore:
@@ -232,6 +248,7 @@ def export(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    detail: str | None = None,
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
@@ -251,6 +268,7 @@ def export(
         voice=voice,
         engine_name=engine_name,
         pace=pace,
+        detail=detail,
         progress=progress,
         engine=engine,
     )
@@ -319,7 +337,9 @@ def builtin_routines(pace: float | None = None) -> list[Entry]:
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
         settings = settings_for(routine, pace=pace)
-        timeline = compile_routine(routine, estimate(settings), pace=settings.pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
         equipment = phrases.equipment(routine)
         entries.append(Entry(name, routine.title, timeline.duration, equipment))
     return entries
@@ -335,7 +355,9 @@ def builtin_techniques(pace: float | None = None) -> list[Entry]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
         settings = settings_for(routine, pace=pace)
-        timeline = compile_routine(routine, estimate(settings), pace=settings.pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
         length = timeline.sections[1].duration
         entries.append(Entry(name, technique.title, length, technique.equipment, name in own))
     return entries
@@ -349,6 +371,7 @@ def playing(
     voice: str | None = None,
     engine_name: str | None = None,
     pace: float | None = None,
+    detail: str | None = None,
     start_at: int = 1,
     record: bool = True,
     sink: Sink | None = None,
@@ -359,7 +382,8 @@ def playing(
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
-    `record` writes the session into the history (history.py), as it goes.
+    `record` writes the session into the history (history.py), as it goes. Unless `detail`
+    is given, the first session with a routine, and the first after a long break, is full.
     """
     import os
 
@@ -370,12 +394,23 @@ def playing(
 
     spec = routine
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
+    if detail is None and settings.detail != "full" and record:
+        from . import history
+
+        if history.needs_full(routine_key(spec, routine)):
+            settings = replace(settings, detail="full")
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     _check_before_synthesis(routine, settings)
     expected = compile_routine(
-        routine, estimate(settings), pace=settings.pace, start_at=start_at
+        routine,
+        estimate(settings),
+        pace=settings.pace,
+        start_at=start_at,
+        detail=settings.detail,
     ).duration
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
@@ -433,7 +468,7 @@ def _recorder(
         voice=settings.voice,
         rate=settings.rate,
         pace=settings.pace,
-        detail=None,
+        detail=settings.detail,
         first_technique=start_at,
         titles=tuple(t.title for t in routine.techniques),
     )
@@ -493,7 +528,7 @@ def _produce(
     from .render import Renderer
 
     try:
-        texts = cue_texts(routine, settings.pace, start_at)
+        texts = cue_texts(routine, settings.pace, start_at, settings.detail)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with _store(synthesizer) as clips:
 
@@ -505,7 +540,12 @@ def _produce(
 
             renderer = Renderer(clips, settings.volume)
             for section in compile_sections(
-                routine, length, limit=False, pace=settings.pace, start_at=start_at
+                routine,
+                length,
+                limit=False,
+                pace=settings.pace,
+                start_at=start_at,
+                detail=settings.detail,
             ):
                 program.add(section, renderer.blocks(section))
         program.finish()

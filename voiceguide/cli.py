@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import api, streams
-from .config import ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
+from .config import DETAILS, ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .names import valid
 from .timeline import Timeline
@@ -55,6 +55,15 @@ PACE = click.option(
     default=None,
     help=f"Scale every hold, breath, rest and transition ({PACE_MIN}-{PACE_MAX}; 2 is twice "
     "as long), never the speech. Default: the routine's, your config's, or 1.",
+)
+
+DETAIL = click.option(
+    "--detail",
+    type=click.Choice(DETAILS),
+    default=None,
+    help="full: every explanation; brief: for someone who knows the routine (safety in one "
+    "sentence, sounds not explained, positions in one line). Default: your config's, or full; "
+    "play is full the first time and after 30 days away unless this is given.",
 )
 
 
@@ -108,6 +117,7 @@ def _entry(item: api.Entry) -> str:
 @VOICE
 @ENGINE
 @PACE
+@DETAIL
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option(
     "--estimate",
@@ -131,6 +141,7 @@ def show(
     voice: str | None,
     engine: str | None,
     pace: float | None,
+    detail: str | None,
     as_json: bool,
     estimate: bool,
     source: bool,
@@ -157,7 +168,13 @@ def show(
 
         charts.check_target(chart)  # before any synthesis
     timeline = api.compile(
-        routine, rate=rate, voice=voice, engine_name=engine, pace=pace, estimate_only=estimate
+        routine,
+        rate=rate,
+        voice=voice,
+        engine_name=engine,
+        pace=pace,
+        detail=detail,
+        estimate_only=estimate,
     )
     _warn(timeline)
     if chart is not None:
@@ -190,7 +207,8 @@ def show(
 @click.argument("files", nargs=-1, required=True)
 @RATE
 @PACE
-def check(files: Sequence[str], rate: int | None, pace: float | None) -> None:
+@DETAIL
+def check(files: Sequence[str], rate: int | None, pace: float | None, detail: str | None) -> None:
     """Check routine files; list every problem, then warnings. Exit 0 when none has an error.
 
     FILES are paths, built-in routine names or technique ids. Warnings (a cue longer than its
@@ -200,7 +218,7 @@ def check(files: Sequence[str], rate: int | None, pace: float | None) -> None:
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, rate=rate, pace=pace, estimate_only=True)
+            timeline = api.compile(file, rate=rate, pace=pace, detail=detail, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:
@@ -232,6 +250,7 @@ def check(files: Sequence[str], rate: int | None, pace: float | None) -> None:
 @VOICE
 @ENGINE
 @PACE
+@DETAIL
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
@@ -241,6 +260,7 @@ def export(
     voice: str | None,
     engine: str | None,
     pace: float | None,
+    detail: str | None,
     force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
@@ -256,6 +276,7 @@ def export(
             voice=voice,
             engine_name=engine,
             pace=pace,
+            detail=detail,
             transcript=transcript,
             progress=progress,
             force=force,
@@ -273,6 +294,7 @@ def export(
 @VOICE
 @ENGINE
 @PACE
+@DETAIL
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--resume",
@@ -292,6 +314,7 @@ def play(
     voice: str | None,
     engine: str | None,
     pace: float | None,
+    detail: str | None,
     yes: bool,
     resume: bool,
     else_export: Path | None,
@@ -320,6 +343,7 @@ def play(
                     voice=voice,
                     engine_name=engine,
                     pace=pace,
+                    detail=detail,
                     start_at=start_at,
                 )
             )
@@ -330,7 +354,7 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice, engine, pace)
+            _export_instead(routine, else_export, rate, voice, engine, pace, detail)
             return
         _warn(api.compile(routine, rate=rate, voice=voice, pace=pace, estimate_only=True))
         if not yes:  # asked only when there is something to play on
@@ -420,6 +444,7 @@ def _export_instead(
     voice: str | None,
     engine: str | None,
     pace: float | None,
+    detail: str | None,
 ) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
@@ -430,6 +455,7 @@ def _export_instead(
             voice=voice,
             engine_name=engine,
             pace=pace,
+            detail=detail,
             transcript=transcript,
             progress=progress,
         )

@@ -228,6 +228,7 @@ def _technique(
     start: int,
     speech_ms: SpeechMs,
     pace: float = 1.0,
+    brief: bool = False,
 ) -> Section:
     t = routine.techniques[n - 1]
     place = f"{routine.source}: technique {n}" + (f" ({t.id})" if t.id else "")
@@ -236,10 +237,12 @@ def _technique(
     if moving and before is not None and t.posture is not None:  # at the start: the opening
         s.speak(phrases.MOVE[t.posture])
     s.speak(f"{t.title}.")
-    if t.position:
-        s.speak(_fill(t.position, t.sides[0] if t.sides else None))
-    if t.safety:
-        s.speak(_fill(t.safety, t.sides[0] if t.sides else None))
+    position = (brief and t.brief_position) or t.position
+    if position:
+        s.speak(_fill(position, t.sides[0] if t.sides else None))
+    safety = (brief and t.brief_safety) or t.safety
+    if safety:
+        s.speak(_fill(safety, t.sides[0] if t.sides else None))
     quiet = phrases.transition_ms(routine, t, before)
     if quiet:
         moved_from = moving and before is not None
@@ -274,21 +277,23 @@ def _technique(
     return s.close(t.title)
 
 
-def _preamble(routine: Routine, speech_ms: SpeechMs) -> Section:
+def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Section:
     """Title, what to fetch, the safety warning, the sounds this routine uses, and into the
-    first posture. Warnings about the routine's definitions ride on this first section."""
+    first posture. Warnings about the routine's definitions ride on this first section.
+    Brief: the safety warning in one sentence, and the sounds taken as known."""
     s = _Section(speech_ms, 0)
     s.warnings += definition_warnings(routine)
     s.speak(f"{routine.title}.")
     needs = phrases.needs_sentence(phrases.equipment(routine))
     if needs:
         s.speak(needs)
-    for text in phrases.SAFETY:
+    for text in (phrases.SAFETY_BRIEF,) if brief else phrases.SAFETY:
         s.speak(text)
-    s.speak(phrases.SOUNDS_INTRO)
-    for sound in phrases.sounds_used(routine):
-        s.speak(phrases.SOUND_GUIDE[sound])
-        s.chime(sound, at=s.speech_free + 200)
+    if not brief:
+        s.speak(phrases.SOUNDS_INTRO)
+        for sound in phrases.sounds_used(routine):
+            s.speak(phrases.SOUND_GUIDE[sound])
+            s.chime(sound, at=s.speech_free + 200)
     s.speak(phrases.SETTLE[phrases.first_posture(routine)])
     return s.close("Introduction")
 
@@ -324,21 +329,26 @@ def compile_sections(
     limit: bool = True,
     pace: float = 1.0,
     start_at: int = 1,
+    detail: str = "full",
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
     length limit: it applies to the estimated length, checked before any synthesis.
-    `start_at` n > 1 resumes: a short opening, then technique n on."""
+    `start_at` n > 1 resumes: a short opening, then technique n on. `detail` "brief" is for
+    someone who knows the routine (see `_preamble`; each technique's brief texts)."""
     if not 1 <= start_at <= len(routine.techniques):
         raise ValueError(f"start_at must be 1 to {len(routine.techniques)}, got {start_at}")
+    brief = detail == "brief"
     resumed = start_at > 1
-    section = _resumed(routine, start_at, speech_ms) if resumed else _preamble(routine, speech_ms)
+    section = (
+        _resumed(routine, start_at, speech_ms) if resumed else _preamble(routine, speech_ms, brief)
+    )
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
         if n < start_at:
             continue
-        section = _technique(routine, n, before, section.end, speech_ms, pace)
+        section = _technique(routine, n, before, section.end, speech_ms, pace, brief)
         before = posture
         if limit:
             _check_length(routine, section.end)
@@ -371,13 +381,19 @@ def compile_routine(
     limit: bool = True,
     pace: float = 1.0,
     start_at: int = 1,
+    detail: str = "full",
 ) -> Timeline:
-    sections = compile_sections(routine, speech_ms, limit=limit, pace=pace, start_at=start_at)
+    sections = compile_sections(
+        routine, speech_ms, limit=limit, pace=pace, start_at=start_at, detail=detail
+    )
     return Timeline(routine.title, tuple(sections))
 
 
-def cue_texts(routine: Routine, pace: float = 1.0, start_at: int = 1) -> tuple[str, ...]:
+def cue_texts(
+    routine: Routine, pace: float = 1.0, start_at: int = 1, detail: str = "full"
+) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 
     A superset: a time-left cue that turns out not to fit its hold is listed but not spoken."""
-    return compile_routine(routine, lambda text: 1, pace=pace, start_at=start_at).spoken
+    compiled = compile_routine(routine, lambda text: 1, pace=pace, start_at=start_at, detail=detail)
+    return compiled.spoken

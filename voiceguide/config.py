@@ -25,6 +25,7 @@ CONFIG_KEYS = (
     "volume",
     "engine",
     "pace",
+    "detail",
     "screened",
     "screened_on",
     "cache_limit_mb",
@@ -43,8 +44,12 @@ class Settings:
     """The speech engine asked for (command line, routine, config); None: the default."""
     pace: float = 1.0
     """Scales holds, breath windows, rests and transitions, never the speech."""
+    detail: str = "full"
+    """"full" or "brief" (see `DETAILS`)."""
 
 
+DETAILS = ("full", "brief")
+"""How much the guide says: everything, or for someone who knows the routine."""
 PACE_EXPECTED = f"must be a number from {PACE_MIN} to {PACE_MAX} (1 is as written)"
 
 
@@ -104,6 +109,7 @@ def resolve_settings(
     routine_engine: str | None = None,
     pace: float | None = None,
     routine_pace: float | None = None,
+    detail: str | None = None,
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
@@ -146,6 +152,15 @@ def resolve_settings(
     cfg_pace = config.get("pace")
     if cfg_pace is not None and not valid_pace(cfg_pace):
         problems.append(Problem(str(config_path()), "pace", f"{PACE_EXPECTED}, got {cfg_pace!r}"))
+    cfg_detail = config.get("detail")
+    if cfg_detail is not None and cfg_detail not in DETAILS:
+        problems.append(
+            Problem(
+                str(config_path()),
+                "detail",
+                f'must be "full" or "brief", got {cfg_detail!r}',
+            )
+        )
     if problems:
         raise RoutineError(problems)
     for warning in unknown_keys(config, config_path()):
@@ -160,6 +175,7 @@ def resolve_settings(
         pace=float(
             pace or routine_pace or (cfg_pace if isinstance(cfg_pace, int | float) else 1.0)
         ),
+        detail=detail or (cfg_detail if isinstance(cfg_detail, str) else "full"),
     )
 
 

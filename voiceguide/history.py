@@ -282,6 +282,31 @@ def summary(limit: int, today: datetime.date | None = None, path: Path | None = 
     )
 
 
+LONG_BREAK_DAYS = 30
+"""After this long without a routine, its guidance is full again."""
+
+
+def needs_full(routine: str, path: Path | None = None) -> bool:
+    """Whether this routine is to be played at full detail whatever the config says: it has
+    never been played past its opening, or not for LONG_BREAK_DAYS. An unreadable history
+    counts as none (the session's own record then warns about it, once)."""
+    path = path or database_path()
+    if not path.exists():
+        return True
+    try:
+        with opened(path) as connection:
+            row = connection.execute(
+                "SELECT max(started) FROM sessions WHERE routine = ? AND technique >= 1",
+                (routine,),
+            ).fetchone()
+    except HistoryError:
+        return True
+    if row is None or row[0] is None:
+        return True
+    last = datetime.datetime.fromisoformat(str(row[0]))
+    return now() - last > datetime.timedelta(days=LONG_BREAK_DAYS)
+
+
 def resume_point(routine: str | None = None, path: Path | None = None) -> Session | None:
     """The session `--resume` continues: the latest (of this routine), if it did not finish.
     Raises HistoryError when the history cannot be read."""

@@ -86,6 +86,10 @@ class Technique:
     summary: str | None = None
     posture: Posture | None = None
     """Where the body is: the opening, the closing and the transitions follow it."""
+    brief_position: str | None = None
+    """The one line after the title at `--detail brief`; None: the full position."""
+    brief_safety: str | None = None
+    """The safety cue at `--detail brief`; None: the full one (safety is never dropped)."""
     transition_ms: int | None = None
     """Its own quiet to get into position; None: the routine's, longer on a posture change."""
 
@@ -286,6 +290,8 @@ TECHNIQUE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("position", _cue, False),
     ("equipment", _equipment, False),
     ("safety", _cue, False),
+    ("brief_position", _cue, False),
+    ("brief_safety", _cue, False),
     ("summary", _text, False),
     ("posture", _posture, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
@@ -437,6 +443,8 @@ def _technique(
         summary=values.get("summary"),
         posture=values.get("posture"),
         transition_ms=values.get("transition"),
+        brief_position=values.get("brief_position"),
+        brief_safety=values.get("brief_safety"),
     )
     _check_sides(reader, technique, place)
     return technique
@@ -444,6 +452,7 @@ def _technique(
 
 def _texts(technique: Technique) -> list[str]:
     texts = [technique.title, technique.position, technique.safety]
+    texts += [technique.brief_position, technique.brief_safety]
     texts += [getattr(s, "text", None) for s in technique.steps]
     return [t for t in texts if t]
 
