@@ -154,14 +154,15 @@ def test_q_is_recorded_where_it_stopped_and_says_how_to_resume(
 
 
 def test_resume_starts_at_the_technique_where_it_stopped(run, device: Device, three: str) -> None:
-    device.at(starts(three)["Second"] + 1, "q")
-    assert play(run, three).status == 0
+    device.at(starts(three, pace=2.0)["Second"] + 1, "q")
+    assert play(run, three, "--pace", "2").status == 0
     device.clock.t = 0.0
-    result = run("play", "--resume", "--yes", "--engine", "espeak")
+    result = run("play", "--resume", "--yes")
     assert result.status == 0, result.err
     first, second = rows()
     assert (second["routine"], second["first_technique"]) == (first["routine"], 2)
     assert second["outcome"] == "finished" and second["technique"] == 4
+    assert (second["pace"], second["engine"]) == (2.0, "espeak"), "as it was played"
     again = run("play", "--resume", "--yes")
     assert again.status == 2
     assert again.err == ("error: nothing to resume: the last session finished, or there is none\n")
@@ -186,6 +187,17 @@ def test_ctrl_c_is_recorded_with_where_it_stopped(run, device: Device, three: st
         3,
         "Third",
     )
+
+
+def test_a_crash_is_recorded(run, device: Device, three: str) -> None:
+    def fail() -> None:
+        raise RuntimeError("something broke")
+
+    device.at(starts(three)["First"] + 1, fail)
+    with pytest.raises(RuntimeError):
+        play(run, three)
+    (row,) = rows()
+    assert (row["outcome"], row["technique"]) == ("crashed", 1)
 
 
 def test_a_lost_device_is_recorded(run, device: Device, three: str) -> None:

@@ -22,7 +22,6 @@ from .language import Routine
 from .timeline import Timeline
 
 if TYPE_CHECKING:
-    from . import history
     from .player import Player
     from .program import Program
     from .render import Samples
@@ -399,6 +398,7 @@ def playing(
     )
     if detail is None and settings.detail != "full" and record:
         from . import history
+        from .session import routine_key
 
         if history.needs_full(routine_key(spec, routine)):
             settings = replace(settings, detail="full")
@@ -429,14 +429,16 @@ def playing(
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
             player.heard.stuck_s = float(wait)
-        recorder = _recorder(spec, routine, settings, start_at) if record else None
+        from . import session
+
+        recorder = session.recorder(spec, routine, settings, start_at) if record else None
         if recorder is not None:
             player.on_section = recorder.entered
         try:
             yield player
         except BaseException as exc:
             if recorder is not None:
-                recorder.end(_outcome(exc))
+                recorder.end(session.outcome(exc))
             raise
         else:
             if recorder is not None:
@@ -444,75 +446,6 @@ def playing(
                 recorder.end("finished" if finished else "quit")
         finally:
             player.close()
-
-
-def _outcome(exc: BaseException) -> history.Outcome:
-    from .errors import AudioDeviceError
-
-    if isinstance(exc, AudioDeviceError):
-        return "device-lost"
-    return "crashed" if isinstance(exc, Exception) else "interrupted"
-
-
-def _recorder(
-    spec: str | Routine, routine: Routine, settings: Settings, start_at: int
-) -> history.Recorder:
-    """The session's history, its row written once the first sound plays."""
-    from . import history
-
-    return history.Recorder(
-        routine=routine_key(spec, routine),
-        title=routine.title,
-        routine_hash=history.routine_hash(routine.path, repr(routine)),
-        engine=settings.engine,
-        voice=settings.voice,
-        rate=settings.rate,
-        pace=settings.pace,
-        detail=settings.detail,
-        first_technique=start_at,
-        titles=tuple(t.title for t in routine.techniques),
-    )
-
-
-def resume_point(spec: str | None = None) -> tuple[str, int]:
-    """What `play --resume` plays: the routine of the last session (of `spec`, if given) that
-    did not finish, and the technique it stopped in. A routine changed since is followed by
-    the technique's title; one that no longer has it is refused."""
-    from . import history
-    from .errors import UsageError
-
-    key = routine_key(spec, _load(spec)) if spec is not None else None
-    session = history.resume_point(key)
-    of = f" of {spec}" if spec else ""
-    if session is None:
-        raise UsageError(f"nothing to resume: the last session{of} finished, or there is none")
-    routine = _load(session.routine)
-    titles = [t.title for t in routine.techniques]
-    n = session.technique
-    if n > session.techniques:
-        raise UsageError(
-            f"nothing to resume: the last session{of} ({session.title}) stopped in its closing"
-        )
-    if n >= 1 and (n > len(titles) or titles[n - 1] != session.technique_title):
-        if session.technique_title not in titles:
-            raise UsageError(
-                f"cannot resume {session.routine}: it no longer has the technique "
-                f"{session.technique_title!r}; play it from the start"
-            )
-        n = titles.index(session.technique_title) + 1
-    return session.routine, max(1, n)
-
-
-def routine_key(spec: str | Routine, routine: Routine) -> str:
-    """How the history names a routine, so `--resume` finds it again from any folder: a
-    built-in's name or a technique id as given, a file by its absolute path."""
-    if isinstance(spec, str):
-        from .catalog import builtin_routines, technique_ids
-
-        if spec in builtin_routines() or spec in technique_ids():
-            return spec
-        return str(Path(spec).resolve())
-    return str(routine.path.resolve()) if routine.path else routine.title
 
 
 def _produce(

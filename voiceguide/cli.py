@@ -331,7 +331,12 @@ def play(
 
     start_at = 1
     if resume:
-        routine, start_at = api.resume_point(routine)
+        from .session import resume_point
+
+        last = resume_point(routine)
+        routine, start_at = last.routine, last.start_at
+        rate, voice = rate or last.rate, voice or last.voice
+        engine, pace = engine or last.engine, pace or last.pace
     routine = routine or "upper-back"
     quit_ = False
     with contextlib.ExitStack() as stack:
@@ -376,21 +381,14 @@ def play(
 def _how_to_resume() -> None:
     """After q: where it stopped, and the command that carries on from there."""
     from .history import HistoryError, resume_point
+    from .session import stopped_line
 
     try:
-        session = resume_point()
+        last = resume_point()
     except HistoryError:
         return  # said as a warning when the session started
-    if session is None or session.outcome != "quit":
-        return
-    where = (
-        f"at {session.technique_title} (technique {session.technique} of {session.techniques})"
-        if 1 <= session.technique <= session.techniques
-        else "in the opening"
-        if session.technique == 0
-        else "in the closing"
-    )
-    click.echo(f"Stopped {where}. To carry on from there: voiceguide play --resume")
+    if last is not None and last.outcome == "quit":
+        click.echo(stopped_line(last))
 
 
 @cli.command("history")
@@ -409,24 +407,7 @@ def history_(as_json: bool, limit: int) -> None:
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
         return
-    if not summary.sessions:
-        click.echo("No sessions yet: voiceguide play starts one.")
-        return
-    click.echo(f"{'date':<16}  {'routine':<28}  {'minutes':>7}  ended")
-    for s in summary.recent:
-        click.echo(
-            f"{s.started.astimezone():%Y-%m-%d %H:%M}  {_cut(s.title, 28):<28}  "
-            f"{s.minutes:>7.1f}  {history.ending(s)}"
-        )
-    days = "day" if summary.streak_days == 1 else "days"
-    click.echo(
-        f"total: {summary.minutes:.1f} minutes in {summary.sessions} session(s); "
-        f"streak: {summary.streak_days} {days}"
-    )
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    click.echo("\n".join(summary.table()))
 
 
 def _briefing(spec: str) -> str:

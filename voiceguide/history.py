@@ -259,6 +259,24 @@ class Summary:
     minutes: float
     streak_days: int
 
+    def table(self) -> list[str]:
+        """The lines `voiceguide history` prints: a row per recent session, then totals."""
+        if not self.sessions:
+            return ["No sessions yet: voiceguide play starts one."]
+        lines = [f"{'date':<16}  {'routine':<28}  {'minutes':>7}  ended"]
+        for s in self.recent:
+            title = s.title if len(s.title) <= 28 else s.title[:27] + "…"
+            lines.append(
+                f"{s.started.astimezone():%Y-%m-%d %H:%M}  {title:<28}  "
+                f"{s.minutes:>7.1f}  {ending(s)}"
+            )
+        days = "day" if self.streak_days == 1 else "days"
+        lines.append(
+            f"total: {self.minutes:.1f} minutes in {self.sessions} session(s); "
+            f"streak: {self.streak_days} {days}"
+        )
+        return lines
+
     def to_json(self) -> dict[str, object]:
         return {
             "sessions": [s.to_json() for s in self.recent],
