@@ -213,28 +213,41 @@ def test_a_lost_device_is_recorded(run, device: Device, three: str) -> None:
     assert (row["outcome"], row["technique"]) == ("device-lost", 1)
 
 
-KILLED = """
+SIGNALLED = """
 import contextlib, os, signal, sys
 from voiceguide import cli, sink, terminal
 clock = sink.FakeClock()
 sink.SimpleaudioSink = lambda *_: sink.FakeSink(clock)
 sink.SystemClock = lambda: clock
+sent = []
 @contextlib.contextmanager
 def keys(stream=None):
     def read(timeout):
         clock.advance(timeout)
-        if clock.now() >= float(sys.argv[2]):
-            os.kill(os.getpid(), signal.SIGKILL)
+        if clock.now() >= float(sys.argv[2]) and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), getattr(signal, sys.argv[3]))
     yield read
 terminal.keys = keys
 cli.main(["play", sys.argv[1], "--yes", "--engine", "espeak"])
 """
 
 
-def test_sigkill_mid_session_leaves_a_row_that_says_where(three: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "status", "outcome"),
+    [
+        ("SIGKILL", -signal.SIGKILL, "playing"),
+        ("SIGINT", 130, "interrupted"),
+        ("SIGTERM", 130, "interrupted"),
+    ],
+)
+def test_a_signal_mid_session_leaves_a_row_that_says_where(
+    three: str, name: str, status: int, outcome: str
+) -> None:
+    """A real process, a real signal: killed, the row still says where it was."""
     at = starts(three)["Second"] + 1
     done = subprocess.run(
-        [sys.executable, "-c", KILLED, three, str(at)],
+        [sys.executable, "-c", SIGNALLED, three, str(at), name],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
@@ -242,9 +255,9 @@ def test_sigkill_mid_session_leaves_a_row_that_says_where(three: str) -> None:
         timeout=120,
         check=False,
     )
-    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.returncode == status, done.stderr
     (row,) = rows()
-    assert (row["outcome"], row["technique"], row["technique_title"]) == ("playing", 2, "Second")
+    assert (row["outcome"], row["technique"], row["technique_title"]) == (outcome, 2, "Second")
 
 
 def ends(result, device: Device, spec: str) -> None:

@@ -107,7 +107,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
             connection.execute("INSERT INTO schema_version VALUES (?)", (step + 1,))
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # BEGIN itself may be what failed (a lock)
+            connection.execute("ROLLBACK")
         raise
 
 
