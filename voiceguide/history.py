@@ -83,6 +83,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
+        # Commits survive the process being killed without waiting for the disk (a write
+        # happens in the player's loop); only a power cut may lose the last one.
+        connection.execute("PRAGMA synchronous=NORMAL")
         _migrate(connection)
     except BaseException:
         connection.close()
