@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide import api, cli
+from voiceguide import api, cli, screening
 from voiceguide.catalog import LIBRARY, user_folder
-from voiceguide.config import remember
+from voiceguide.config import remember_all
 
 TWIST = """title = "Gentle twist"
 posture = "chair"
@@ -77,6 +77,8 @@ def test_play_says_what_to_fetch_and_how_to_sit(run, monkeypatch) -> None:
     played: list[str] = []
 
     class Player:
+        quitting = False
+
         def run(self, *_: object) -> None:
             played.append("run")
 
@@ -88,7 +90,7 @@ def test_play_says_what_to_fetch_and_how_to_sit(run, monkeypatch) -> None:
     monkeypatch.setattr(api, "playing", playing)
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     monkeypatch.setattr("click.termui.visible_prompt_func", lambda *_: "")
-    remember("screened", True)
+    remember_all(screening.clean(screening.today()))
     result = run("play", "desk-break")
     assert result.status == 0, result.err
     assert played == ["desk-break", "run"]

@@ -201,11 +201,21 @@ def test_list_shows_routines_and_techniques_with_length_and_equipment(run) -> No
         assert any(line.startswith(f"  {name} ") for line in lines)
 
 
-@pytest.mark.parametrize("name", ["upper-back", "desk-break", "floor"])
-def test_golden_timelines(run, name: str) -> None:
-    golden = Path(__file__).parent / "golden" / f"{name}.txt"
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("upper-back", ()),
+        ("desk-break", ()),
+        ("floor", ()),
+        ("upper-back", ("--pace", "2")),
+    ],
+)
+def test_golden_timelines(run, name: str, args: tuple[str, ...]) -> None:
+    file = name + "".join("-" + arg.lstrip("-") for arg in args)
+    golden = Path(__file__).parent / "golden" / f"{file}.txt"
     expected = golden.read_text().split("\n", 1)[1]
-    assert run("show", name, "--estimate").out == expected, "run scripts/update-golden and review"
+    result = run("show", name, "--estimate", *args)
+    assert result.out == expected, "run scripts/update-golden and review"
 
 
 def test_the_installed_package_runs_from_anywhere(tmp_path: Path) -> None:

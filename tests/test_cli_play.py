@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide import api, cli
-from voiceguide.config import read_config, remember
+from voiceguide import api, cli, screening
+from voiceguide.config import read_config, remember_all
 from voiceguide.errors import AudioDeviceError
 from voiceguide.screening import QUESTIONS
 
@@ -74,7 +74,7 @@ def test_no_device_needs_no_questions_to_export_instead(run, no_device, tmp_path
 
 
 def test_no_device_is_one_line_suggesting_export(run, no_device) -> None:
-    remember("screened", True)
+    remember_all(screening.clean(screening.today()))
     result = run("play", "floor")
     assert result.status == 1
     assert result.err == (

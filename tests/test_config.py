@@ -1,8 +1,10 @@
-"""The user's config file: answering the safety questions writes `screened = true` into it,
+"""The user's config file: answering the safety questions writes `screened = true` and the
+day (`screened_on`) into it,
 through the real CLI, and keeps everything else as the user wrote it."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide import cli
+from voiceguide import cli, screening
 from voiceguide.config import config_path
 from voiceguide.screening import QUESTIONS
 
@@ -42,6 +44,16 @@ name = "one"
 [[more]]
 name = "two"
 """
+
+
+DAY = datetime.date(2026, 3, 1)
+CLEAN = {"screened": True, "screened_on": DAY}
+CLEAN_LINES = ["screened = true", "screened_on = 2026-03-01"]
+
+
+@pytest.fixture(autouse=True)
+def fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(screening, "today", lambda: DAY)
 
 
 @pytest.fixture
@@ -98,8 +110,8 @@ def test_answers_keep_comments_order_quoting_and_unknown_tables(
     before = tomllib.loads(RICH)
     text, after = screen(run, None)
     assert answered_no == [SHORT, "run"]
-    assert canonical(after) == canonical({**before, "screened": True})
-    assert kept_in_order(RICH, text) == ["screened = true"]
+    assert canonical(after) == canonical({**before, **CLEAN})
+    assert kept_in_order(RICH, text) == CLEAN_LINES
     assert "# my voiceguide settings, kept by hand" in text and "# kept" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"], "no leftovers"
@@ -128,11 +140,11 @@ def test_answers_update_any_config_and_leave_valid_toml(
 ) -> None:
     before = tomllib.loads((original or "").removeprefix("\ufeff"))
     text, after = screen(run, original)
-    assert canonical(after) == canonical({**before, "screened": True})
+    assert canonical(after) == canonical({**before, **CLEAN})
     if original:
         kept = original.replace("screened = false", "screened = true")
         added = kept_in_order(kept.replace("\r\n", "\n"), text.replace("\r\n", "\n"))
-        assert [line for line in added if line.strip()] in ([], ["screened = true"])
+        assert [line for line in added if line.strip()] in (CLEAN_LINES, CLEAN_LINES[1:])
         assert text.startswith("\ufeff") == original.startswith("\ufeff")
 
 
@@ -158,7 +170,10 @@ def test_a_symlinked_config_is_written_through_to_its_target(
     path.symlink_to(real)
     screen(run, None)
     assert path.is_symlink() and path.resolve() == real
-    assert real.read_text() == "# from my dotfiles\nrate = 120\nscreened = true\n"
+    assert (
+        real.read_text()
+        == "# from my dotfiles\nrate = 120\nscreened = true\nscreened_on = 2026-03-01\n"
+    )
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
     assert sorted(p.name for p in dotfiles.iterdir()) == ["voiceguide.toml"]
 

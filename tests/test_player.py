@@ -137,7 +137,8 @@ def test_plus_adds_ten_seconds_to_the_hold_without_restarting(rig: Rig) -> None:
     before = rig.timeline()
     hold = next(e for e in before.events if e.kind == "hold")
     end_chime = next(e for e in before.events if e.name == "hold-end" and e.start == hold.end)
-    rig.until((hold.start + 2000) / 1000)
+    cue = next(e for e in before.events if e.kind == "speech" and e.start >= hold.start)
+    rig.until((cue.end + 500) / 1000)  # no words near: the routine plays on under it
     rig.player.press("+")
     assert rig.said() == ["Ten more seconds."]
     after = rig.timeline()
@@ -256,3 +257,93 @@ def test_a_stop_and_continue_moves_the_play_position_back_by_the_stop(rig: Rig) 
     assert rig.until(rig.clock.now() + 9.5)
     rig.to_end()
     assert rig.clock.now() >= marker.started + len(marker.pcm) / SAMPLE_RATE + 10
+
+
+@pytest.fixture
+def quiet_rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """A rig whose chimes are silent: whatever sounds in the routine's audio is speech."""
+    from voiceguide import sounds
+    from voiceguide.clip import Clip
+
+    real = sounds.load
+    monkeypatch.setattr(sounds, "load", lambda name: Clip(bytes(len(real(name).pcm))))
+    clock = FakeClock()
+    sink = FakeSink(clock)
+    engine = FakeSynthesizer()
+    with api.playing(SHORT, sink=sink, clock=clock, engine=engine, record=False) as player:
+        r = Rig(player, clock, sink, engine)
+        r.wait_until_made()
+        yield r
+
+
+def voices_overlap(rig: Rig) -> list[tuple[float, float]]:
+    """Where a confirmation sounded while the routine's own audio (speech only) did too."""
+    overlaps = []
+    mains = rig.main()
+    for voice in (p for p in rig.sink.playbacks if all(p is not m for m in mains)):
+        start = voice.started
+        end = start + len(voice.heard()) / SAMPLE_RATE
+        for main in mains:
+            heard = main.heard()
+            low = max(0, round((start - main.started) * SAMPLE_RATE))
+            high = min(len(heard), round((end - main.started) * SAMPLE_RATE))
+            if low < high and np.any(heard[low:high]):
+                overlaps.append((start, end))
+    return overlaps
+
+
+def _cue(rig: Rig, which: str):  # type: ignore[no-untyped-def]
+    events = rig.timeline().events
+    hold = next(e for e in events if e.kind == "hold")
+    speech = [e for e in events if e.kind == "speech"]
+    if which == "hold cue":
+        return next(e for e in speech if e.start >= hold.start)
+    if which == "after the hold":
+        return next(e for e in speech if e.start >= hold.end)
+    if which == "closing":
+        closing = rig.timeline().sections[-1]
+        return next(e for e in speech if e.start >= closing.start)
+    technique = rig.timeline().sections[1]
+    return next(e for e in speech if e.start >= technique.start)  # the title
+
+
+@pytest.mark.parametrize(
+    ("key", "where", "said"),
+    [
+        ("+", "title", "Not in a hold."),
+        ("+", "hold cue", "Ten more seconds."),
+        ("+", "after the hold", "Too late to add time to this hold."),
+        ("n", "closing", "This is the last part."),
+    ],
+)
+def test_no_confirmation_talks_over_the_routine(
+    quiet_rig: Rig, key: str, where: str, said: str
+) -> None:
+    rig = quiet_rig
+    cue = _cue(rig, where)
+    hold = next(e for e in rig.timeline().events if e.kind == "hold")
+    at = hold.end - 100 if where == "after the hold" else cue.start + cue.duration // 2
+    rig.until(at / 1000)
+    rig.player.press(key)
+    assert rig.said() == [said]
+    rig.to_end()
+    assert voices_overlap(rig) == []
+    first, again = rig.main()  # stopped for the confirmation, then played on
+    assert again.started >= first.stopped
+    cue = _cue(rig, where)  # "+" moved what follows the press
+    prepared = api.prepare(SHORT, engine=FakeSynthesizer())
+    expected = render(rig.timeline(), prepared.clips)
+    start = ms_to_samples(cue.start, SAMPLE_RATE) if cue.start <= at else None
+    if start is not None:  # the cut-off cue, again from its start
+        assert again.heard()[:SAMPLE_RATE].tobytes() == expected[start:][:SAMPLE_RATE].tobytes()
+
+
+def test_a_confirmation_in_quiet_lets_the_routine_play_on(quiet_rig: Rig) -> None:
+    rig = quiet_rig
+    hold = next(e for e in rig.timeline().events if e.kind == "hold")
+    cue = next(e for e in rig.timeline().events if e.kind == "speech" and e.start >= hold.start)
+    rig.until((cue.end + 500) / 1000)
+    rig.player.press("+")
+    rig.to_end()
+    assert rig.said() == ["Ten more seconds."] and len(rig.main()) == 1
+    assert voices_overlap(rig) == []

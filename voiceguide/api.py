@@ -54,6 +54,8 @@ def settings_for(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
 ) -> Settings:
     """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
     settings = resolve_settings(
@@ -63,6 +65,9 @@ def settings_for(
         routine_voice=routine.voice,
         engine=engine_name,
         routine_engine=routine.engine,
+        pace=pace,
+        routine_pace=routine.pace,
+        detail=detail,
     )
     return replace(settings, engine=_choose(settings.engine, settings.voice))
 
@@ -121,16 +126,24 @@ def compile(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
     estimate_only: bool = False,
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
     Either way a voice the engine does not have is refused first."""
     routine = _load(routine)
     if estimate_only:
-        settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+        settings = settings_for(
+            routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+        )
         refuse_unknown_voice(routine, settings, voice=voice)
-        return compile_routine(routine, estimate(settings))
-    return prepare(routine, rate=rate, voice=voice, engine_name=engine_name).timeline
+        return compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
+    return prepare(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    ).timeline
 
 
 def prepare(
@@ -139,6 +152,8 @@ def prepare(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
 ) -> Prepared:
@@ -147,11 +162,13 @@ def prepare(
     The length limit applies to the estimated length, as `check` shows it, and is checked
     first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     _check_before_synthesis(routine, settings)
-    texts = cue_texts(routine)
+    texts = cue_texts(routine, settings.pace, detail=settings.detail)
     with _engine(engine, settings) as synthesizer:
         clips = _store(synthesizer)
         try:
@@ -163,7 +180,9 @@ def prepare(
         except BaseException:
             clips.close()
             raise
-    timeline = compile_routine(routine, clips.length_ms, limit=False)
+    timeline = compile_routine(
+        routine, clips.length_ms, limit=False, pace=settings.pace, detail=settings.detail
+    )
     return Prepared(timeline, clips, settings)
 
 
@@ -173,7 +192,9 @@ def _check_before_synthesis(routine: Routine, settings: Settings) -> int:
     from .cache import configured_limit_mb
 
     configured_limit_mb()
-    return compile_routine(routine, estimate(settings)).duration
+    return compile_routine(
+        routine, estimate(settings), pace=settings.pace, detail=settings.detail
+    ).duration
 
 
 def _store(synthesizer: Synthesizer) -> ClipStore:
@@ -225,6 +246,8 @@ def export(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
@@ -243,6 +266,8 @@ def export(
         rate=rate,
         voice=voice,
         engine_name=engine_name,
+        pace=pace,
+        detail=detail,
         progress=progress,
         engine=engine,
     )
@@ -306,17 +331,20 @@ def _background(target: Callable[..., object], *args: object) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def builtin_routines() -> list[Entry]:
+def builtin_routines(pace: float | None = None) -> list[Entry]:
     entries = []
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
-        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
         equipment = phrases.equipment(routine)
         entries.append(Entry(name, routine.title, timeline.duration, equipment))
     return entries
 
 
-def builtin_techniques() -> list[Entry]:
+def builtin_techniques(pace: float | None = None) -> list[Entry]:
     """The built-in techniques, then the user's own (from the config folder's techniques/)."""
     from .catalog import user_techniques
 
@@ -325,7 +353,10 @@ def builtin_techniques() -> list[Entry]:
     for name, technique in [*language.builtin_techniques().items(), *own.items()]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
-        timeline = compile_routine(routine, estimate(settings_for(routine)))
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
         length = timeline.sections[1].duration
         entries.append(Entry(name, technique.title, length, technique.equipment, name in own))
     return entries
@@ -338,6 +369,10 @@ def playing(
     rate: int | None = None,
     voice: str | None = None,
     engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+    start_at: int = 1,
+    record: bool = True,
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
@@ -345,7 +380,9 @@ def playing(
     """A Player for the routine, its audio being made in the background from the first cue on.
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
-    synthesis, so a missing one fails at once.
+    synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
+    `record` writes the session into the history (history.py), as it goes. Unless `detail`
+    is given, the first session with a routine, and the first after a long break, is full.
     """
     import os
 
@@ -354,11 +391,27 @@ def playing(
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
 
+    spec = routine
     routine = _load(routine)
-    settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
+    if detail is None and settings.detail != "full" and record:
+        from . import history
+        from .session import routine_key
+
+        if history.needs_full(routine_key(spec, routine)):
+            settings = replace(settings, detail="full")
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
-    expected = _check_before_synthesis(routine, settings)
+    _check_before_synthesis(routine, settings)
+    expected = compile_routine(
+        routine,
+        estimate(settings),
+        pace=settings.pace,
+        start_at=start_at,
+        detail=settings.detail,
+    ).duration
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
@@ -367,7 +420,7 @@ def playing(
         _engine(engine, settings, workers=1) as confirmations,
     ):
         program = Program(routine.title, expected_ms=expected, folder=_audio_folder(synthesizer))
-        _background(_produce, routine, settings, synthesizer, program)
+        _background(_produce, routine, settings, synthesizer, program, start_at)
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
@@ -376,14 +429,31 @@ def playing(
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
             player.heard.stuck_s = float(wait)
+        from . import session
+
+        recorder = session.recorder(spec, routine, settings, start_at) if record else None
+        if recorder is not None:
+            player.on_section = recorder.entered
         try:
             yield player
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.end(session.outcome(exc))
+            raise
+        else:
+            if recorder is not None:
+                finished = player.state == "done" and not player.quitting
+                recorder.end("finished" if finished else "quit")
         finally:
             player.close()
 
 
 def _produce(
-    routine: Routine, settings: Settings, synthesizer: Synthesizer, program: Program
+    routine: Routine,
+    settings: Settings,
+    synthesizer: Synthesizer,
+    program: Program,
+    start_at: int = 1,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""
@@ -391,7 +461,7 @@ def _produce(
     from .render import Renderer
 
     try:
-        texts = cue_texts(routine)
+        texts = cue_texts(routine, settings.pace, start_at, settings.detail)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with _store(synthesizer) as clips:
 
@@ -402,7 +472,14 @@ def _produce(
                 return clips.length_ms(text)
 
             renderer = Renderer(clips, settings.volume)
-            for section in compile_sections(routine, length, limit=False):
+            for section in compile_sections(
+                routine,
+                length,
+                limit=False,
+                pace=settings.pace,
+                start_at=start_at,
+                detail=settings.detail,
+            ):
                 program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread

@@ -8,14 +8,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from . import api, streams
-from .config import ENGINES, RATE_MAX, RATE_MIN
+from .config import DETAILS, ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
 from .errors import AudioDeviceError, ExitStatus, RoutineError, UsageError, VoiceguideError
 from .names import valid
 from .timeline import Timeline
@@ -49,6 +49,23 @@ ENGINE = click.option(
     "system (your platform's voices). Default: the routine's, your config's, or natural.",
 )
 
+PACE = click.option(
+    "--pace",
+    type=click.FloatRange(PACE_MIN, PACE_MAX),
+    default=None,
+    help=f"Scale every hold, breath, rest and transition ({PACE_MIN}-{PACE_MAX}; 2 is twice "
+    "as long), never the speech. Default: the routine's, your config's, or 1.",
+)
+
+DETAIL = click.option(
+    "--detail",
+    type=click.Choice(DETAILS),
+    default=None,
+    help="full: every explanation; brief: for someone who knows the routine (safety in one "
+    "sentence, sounds not explained, positions in one line). Default: your config's, or full; "
+    "play is full the first time and after 30 days away unless this is given.",
+)
+
 
 def _clock(ms: int) -> str:
     minutes, rest = divmod(ms, 60_000)
@@ -75,14 +92,15 @@ def cli() -> None:
 
 
 @cli.command("list")
-def list_() -> None:
+@PACE
+def list_(pace: float | None) -> None:
     """List the built-in routines and techniques, and your own techniques, with length and
     what each needs. Any of them can be shown, played or exported by name."""
     lines = [  # all made before any is printed: an error then prints nothing else
         "Routines (lengths at the default voice speed):",
-        *map(_entry, api.builtin_routines()),
+        *map(_entry, api.builtin_routines(pace)),
         'Techniques (use = "ID" in a routine file; * marks your own):',
-        *map(_entry, api.builtin_techniques()),
+        *map(_entry, api.builtin_techniques(pace)),
     ]
     click.echo("\n".join(lines))
 
@@ -98,6 +116,8 @@ def _entry(item: api.Entry) -> str:
 @RATE
 @VOICE
 @ENGINE
+@PACE
+@DETAIL
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option(
     "--estimate",
@@ -120,6 +140,8 @@ def show(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
+    detail: str | None,
     as_json: bool,
     estimate: bool,
     source: bool,
@@ -146,7 +168,13 @@ def show(
 
         charts.check_target(chart)  # before any synthesis
     timeline = api.compile(
-        routine, rate=rate, voice=voice, engine_name=engine, estimate_only=estimate
+        routine,
+        rate=rate,
+        voice=voice,
+        engine_name=engine,
+        pace=pace,
+        detail=detail,
+        estimate_only=estimate,
     )
     _warn(timeline)
     if chart is not None:
@@ -178,7 +206,9 @@ def show(
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @RATE
-def check(files: Sequence[str], rate: int | None) -> None:
+@PACE
+@DETAIL
+def check(files: Sequence[str], rate: int | None, pace: float | None, detail: str | None) -> None:
     """Check routine files; list every problem, then warnings. Exit 0 when none has an error.
 
     FILES are paths, built-in routine names or technique ids. Warnings (a cue longer than its
@@ -188,7 +218,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
     problems = 0
     for file in files:
         try:
-            timeline = api.compile(file, rate=rate, estimate_only=True)
+            timeline = api.compile(file, rate=rate, pace=pace, detail=detail, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:
@@ -219,6 +249,8 @@ def check(files: Sequence[str], rate: int | None) -> None:
 @RATE
 @VOICE
 @ENGINE
+@PACE
+@DETAIL
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
@@ -227,6 +259,8 @@ def export(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
+    detail: str | None,
     force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
@@ -241,6 +275,8 @@ def export(
             rate=rate,
             voice=voice,
             engine_name=engine,
+            pace=pace,
+            detail=detail,
             transcript=transcript,
             progress=progress,
             force=force,
@@ -253,11 +289,19 @@ def export(
 
 
 @cli.command()
-@click.argument("routine", default="upper-back")
+@click.argument("routine", required=False)
 @RATE
 @VOICE
 @ENGINE
+@PACE
+@DETAIL
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Carry on the last session (of ROUTINE, if given) that did not finish, from the start "
+    "of the technique where it stopped.",
+)
 @click.option(
     "--else-export",
     type=click.Path(path_type=Path),
@@ -265,11 +309,14 @@ def export(
     help="With no sound device, export to this file (and a .vtt transcript) instead.",
 )
 def play(
-    routine: str,
+    routine: str | None,
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    pace: float | None,
+    detail: str | None,
     yes: bool,
+    resume: bool,
     else_export: Path | None,
 ) -> None:
     """Play ROUTINE aloud (default: upper-back), hands-free.
@@ -277,14 +324,33 @@ def play(
     ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
     .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
     starts the technique again (twice: the one before), + adds ten seconds to a hold, q
-    stops. Each is confirmed aloud.
+    stops. Each is confirmed aloud. Every session is kept in the history
+    ('voiceguide history').
     """
     from . import terminal
 
+    start_at = 1
+    if resume:
+        from .session import resume_point
+
+        last = resume_point(routine)
+        routine, start_at = last.routine, last.start_at
+        rate, voice = rate or last.rate, voice or last.voice
+        engine, pace = engine or last.engine, pace or last.pace
+    routine = routine or "upper-back"
+    quit_ = False
     with contextlib.ExitStack() as stack:
         try:
             player = stack.enter_context(
-                api.playing(routine, rate=rate, voice=voice, engine_name=engine)
+                api.playing(
+                    routine,
+                    rate=rate,
+                    voice=voice,
+                    engine_name=engine,
+                    pace=pace,
+                    detail=detail,
+                    start_at=start_at,
+                )
             )
         except AudioDeviceError as exc:
             if else_export is None:
@@ -293,9 +359,9 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice, engine)
+            _export_instead(routine, else_export, rate, voice, engine, pace, detail)
             return
-        _warn(api.compile(routine, rate=rate, voice=voice, estimate_only=True))  # fast
+        _warn(api.compile(routine, rate=rate, voice=voice, pace=pace, estimate_only=True))
         if not yes:  # asked only when there is something to play on
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
@@ -307,6 +373,41 @@ def play(
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
         player.run(read_key, terminal.status_printer())
+        quit_ = player.quitting
+    if quit_:
+        _how_to_resume()
+
+
+def _how_to_resume() -> None:
+    """After q: where it stopped, and the command that carries on from there."""
+    from .history import HistoryError, resume_point
+    from .session import stopped_line
+
+    try:
+        last = resume_point()
+    except HistoryError:
+        return  # said as a warning when the session started
+    if last is not None and last.outcome == "quit":
+        click.echo(stopped_line(last))
+
+
+@cli.command("history")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(1, 10_000), default=20, help="Sessions listed (20)."
+)
+def history_(as_json: bool, limit: int) -> None:
+    """List recent sessions: date, routine, minutes, how each ended; total minutes and the
+    current streak of days in a row with a session."""
+    import json
+
+    from . import history
+
+    summary = history.summary(limit)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo("\n".join(summary.table()))
 
 
 def _briefing(spec: str) -> str:
@@ -318,7 +419,13 @@ def _briefing(spec: str) -> str:
 
 
 def _export_instead(
-    routine: str, audio: Path, rate: int | None, voice: str | None, engine: str | None
+    routine: str,
+    audio: Path,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
+    pace: float | None,
+    detail: str | None,
 ) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
@@ -328,6 +435,8 @@ def _export_instead(
             rate=rate,
             voice=voice,
             engine_name=engine,
+            pace=pace,
+            detail=detail,
             transcript=transcript,
             progress=progress,
         )
@@ -339,34 +448,79 @@ def _interactive() -> bool:
 
 
 def _screen() -> None:
-    """The guide's screening questions, asked once; any yes stops here."""
-    from .config import read_config, remember
-    from .screening import ADVICE, QUESTIONS, reasons
+    """The guide's screening questions, when no clean answers of the last 90 days are on
+    record; any yes stops here."""
+    from . import screening
+    from .config import read_config
 
-    if read_config().get("screened") is True:
+    config = read_config()
+    if not screening.due(config, screening.today()):
         return
     if not _interactive():
         raise UsageError(
-            "before the first play, voiceguide asks a few safety questions, which needs a "
-            "terminal; run it in one, or pass --yes if none of the contraindications in the "
-            "README applies to you"
+            "before play, voiceguide asks a few safety questions every "
+            f"{screening.RENEW_DAYS} days, which needs a terminal; run it in one, or pass --yes "
+            "if none of the contraindications in the README applies to you"
         )
-    click.echo("A few safety questions first (asked once).")
-    answers = {q: click.confirm(q, default=None) for q, _ in QUESTIONS}
-    why = reasons(answers)
+    when = screening.answered_on(config)
+    if when is None:
+        click.echo(f"A few safety questions first (asked every {screening.RENEW_DAYS} days).")
+    else:
+        click.echo(
+            f"The safety questions again: last answered on {when.isoformat()}, and asked "
+            f"every {screening.RENEW_DAYS} days."
+        )
+    _ask_safety_questions()
+
+
+def _ask_safety_questions() -> None:
+    """Ask every question; all no: remembered with today's date; any yes: why, what to do,
+    any earlier clean answers withdrawn, and exit status 1."""
+    from . import screening
+    from .config import config_path, read_config, remember, remember_all
+
+    answers = {q: click.confirm(q, default=None) for q, _ in screening.QUESTIONS}
+    why = screening.reasons(answers)
     if why:
         for line in why:
             click.echo(f"- {line}")
-        click.echo(ADVICE)
+        click.echo(screening.ADVICE)
+        if read_config().get("screened") is True:
+            _save(
+                lambda: remember("screened", False),
+                "could not withdraw your earlier answers ({}); set screened = false in "
+                f"{config_path()} before you play",
+            )
         raise SystemExit(ExitStatus.ERROR)
+    _save(
+        lambda: remember_all(screening.clean(screening.today())),
+        "could not save your answers ({}); they will be asked again next time",
+    )
+
+
+def _save(write: Callable[[], None], warning: str) -> None:
+    """Write to the config file; if it cannot be written, one warning (its reason in {})."""
     try:
-        remember("screened", True)
+        write()
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        click.echo(
-            f"warning: could not save your answers ({reason}); they will be asked again next time",
-            err=True,
-        )
+        click.echo("warning: " + warning.replace("{}", reason, 1), err=True)
+
+
+@cli.command()
+def screen() -> None:
+    """Answer the safety questions again, now (play asks them every 90 days).
+
+    All no: the answers are kept with today's date. Any yes: why not to go on, and play asks
+    again next time.
+    """
+    from . import screening
+
+    if not _interactive():
+        raise UsageError("the safety questions need a terminal; run voiceguide screen in one")
+    _ask_safety_questions()
+    until = screening.renewal(screening.today())
+    click.echo(f"Thank you. Play asks again from {until.isoformat()}, or after voiceguide screen.")
 
 
 @cli.command("sounds")

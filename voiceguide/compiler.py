@@ -2,13 +2,14 @@
 
 All times are integer milliseconds at absolute offsets. Speech lengths come from one function
 (`speech_ms`), real clip lengths when synthesis is available, an estimate otherwise; holds,
-breaths and rests never depend on it.
+breaths and rests never depend on it. `pace` scales every hold, breath window, rest and
+transition (never the speech); time-left cues are laid out for the scaled lengths.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import phrases, sounds
 from .errors import Problem, RoutineError
@@ -69,6 +70,11 @@ def seconds_words(ms: int) -> str:
     return "one second" if s == 1 else f"{words(s)} seconds"
 
 
+def paced(ms: int, pace: float) -> int:
+    """A quiet length at this pace, in whole milliseconds (never below one)."""
+    return ms if pace == 1 else max(1 if ms else 0, round(ms * pace))
+
+
 def time_left_cues(hold_ms: int) -> tuple[tuple[tuple[int, str], ...], ...]:
     """What may be announced inside a hold of this length, in groups that are spoken whole or
     not at all: ((ms before the hold's end, text), ...). A countdown is never half said."""
@@ -88,6 +94,8 @@ class _Section:
 
     speech_ms: SpeechMs
     start: int
+    pace: float = 1.0
+    """Scales holds, breath windows and rests (see `paced`)."""
     technique: str | None = None
     side: str | None = None
     place: str = ""
@@ -131,6 +139,7 @@ class _Section:
         return event
 
     def hold(self, step: Hold) -> None:
+        step = Hold(paced(step.ms, self.pace), step.text)
         start = self.cursor
         end = start + step.ms
         self.add(start, step.ms, "hold", step.text or "hold")
@@ -156,6 +165,7 @@ class _Section:
         self.cursor = max(closing.end, self.speech_free) + GAP_MS
 
     def breathe(self, step: Breathe) -> None:
+        step = Breathe(step.direction, paced(step.ms, self.pace), step.text)
         start = self.cursor
         text = step.text or BREATH_CUES[step.direction]
         needed = self.speech_ms(text) + BREATH_TAIL_MS
@@ -184,6 +194,7 @@ class _Section:
         self.cursor = start + window
 
     def rest(self, ms: int, text: str = "rest") -> None:
+        ms = paced(ms, self.pace)
         start = max(self.cursor, self.speech_free)
         self.add(start, ms, "rest", text)
         self.cursor = start + ms
@@ -211,19 +222,27 @@ def _fill(text: str, side: str | None) -> str:
 
 
 def _technique(
-    routine: Routine, n: int, before: Posture | None, start: int, speech_ms: SpeechMs
+    routine: Routine,
+    n: int,
+    before: Posture | None,
+    start: int,
+    speech_ms: SpeechMs,
+    pace: float = 1.0,
+    brief: bool = False,
 ) -> Section:
     t = routine.techniques[n - 1]
     place = f"{routine.source}: technique {n}" + (f" ({t.id})" if t.id else "")
-    s = _Section(speech_ms, start, technique=t.title, place=place)
+    s = _Section(speech_ms, start, pace, technique=t.title, place=place)
     moving = phrases.moved(before, t.posture)
     if moving and before is not None and t.posture is not None:  # at the start: the opening
         s.speak(phrases.MOVE[t.posture])
     s.speak(f"{t.title}.")
-    if t.position:
-        s.speak(_fill(t.position, t.sides[0] if t.sides else None))
-    if t.safety:
-        s.speak(_fill(t.safety, t.sides[0] if t.sides else None))
+    position = (brief and t.brief_position) or t.position
+    if position:
+        s.speak(_fill(position, t.sides[0] if t.sides else None))
+    safety = (brief and t.brief_safety) or t.safety
+    if safety:
+        s.speak(_fill(safety, t.sides[0] if t.sides else None))
     quiet = phrases.transition_ms(routine, t, before)
     if quiet:
         moved_from = moving and before is not None
@@ -258,23 +277,41 @@ def _technique(
     return s.close(t.title)
 
 
-def _preamble(routine: Routine, speech_ms: SpeechMs) -> Section:
+def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Section:
     """Title, what to fetch, the safety warning, the sounds this routine uses, and into the
-    first posture. Warnings about the routine's definitions ride on this first section."""
+    first posture. Warnings about the routine's definitions ride on this first section.
+    Brief: the safety warning in one sentence, and the sounds taken as known."""
     s = _Section(speech_ms, 0)
     s.warnings += definition_warnings(routine)
     s.speak(f"{routine.title}.")
     needs = phrases.needs_sentence(phrases.equipment(routine))
     if needs:
         s.speak(needs)
-    for text in phrases.SAFETY:
+    for text in (phrases.SAFETY_BRIEF,) if brief else phrases.SAFETY:
         s.speak(text)
-    s.speak(phrases.SOUNDS_INTRO)
-    for sound in phrases.sounds_used(routine):
-        s.speak(phrases.SOUND_GUIDE[sound])
-        s.chime(sound, at=s.speech_free + 200)
+    if not brief:
+        s.speak(phrases.SOUNDS_INTRO)
+        for sound in phrases.sounds_used(routine):
+            s.speak(phrases.SOUND_GUIDE[sound])
+            s.chime(sound, at=s.speech_free + 200)
     s.speak(phrases.SETTLE[phrases.first_posture(routine)])
     return s.close("Introduction")
+
+
+def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
+    """The opening of a session resumed at technique n: where we are, safety in one sentence,
+    what this part needs, and into its posture. The sounds are known by now."""
+    s = _Section(speech_ms, 0)
+    s.warnings += definition_warnings(routine)
+    technique = routine.techniques[n - 1]
+    s.speak(phrases.resuming(routine, technique))
+    s.speak(phrases.SAFETY_BRIEF)
+    rest = replace(routine, techniques=routine.techniques[n - 1 :])
+    needs = phrases.needs_sentence(phrases.equipment(rest))
+    if needs:
+        s.speak(needs)
+    s.speak(phrases.SETTLE[phrases.postures(routine)[n - 1]])
+    return s.close("Resuming")
 
 
 def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
@@ -286,16 +323,32 @@ def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
 
 
 def compile_sections(
-    routine: Routine, speech_ms: SpeechMs, *, limit: bool = True
+    routine: Routine,
+    speech_ms: SpeechMs,
+    *,
+    limit: bool = True,
+    pace: float = 1.0,
+    start_at: int = 1,
+    detail: str = "full",
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
-    length limit: it applies to the estimated length, checked before any synthesis."""
-    section = _preamble(routine, speech_ms)
+    length limit: it applies to the estimated length, checked before any synthesis.
+    `start_at` n > 1 resumes: a short opening, then technique n on. `detail` "brief" is for
+    someone who knows the routine (see `_preamble`; each technique's brief texts)."""
+    if not 1 <= start_at <= len(routine.techniques):
+        raise ValueError(f"start_at must be 1 to {len(routine.techniques)}, got {start_at}")
+    brief = detail == "brief"
+    resumed = start_at > 1
+    section = (
+        _resumed(routine, start_at, speech_ms) if resumed else _preamble(routine, speech_ms, brief)
+    )
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
-        section = _technique(routine, n, before, section.end, speech_ms)
+        if n < start_at:
+            continue
+        section = _technique(routine, n, before, section.end, speech_ms, pace, brief)
         before = posture
         if limit:
             _check_length(routine, section.end)
@@ -321,12 +374,26 @@ def _check_length(routine: Routine, end: int) -> None:
         )
 
 
-def compile_routine(routine: Routine, speech_ms: SpeechMs, *, limit: bool = True) -> Timeline:
-    return Timeline(routine.title, tuple(compile_sections(routine, speech_ms, limit=limit)))
+def compile_routine(
+    routine: Routine,
+    speech_ms: SpeechMs,
+    *,
+    limit: bool = True,
+    pace: float = 1.0,
+    start_at: int = 1,
+    detail: str = "full",
+) -> Timeline:
+    sections = compile_sections(
+        routine, speech_ms, limit=limit, pace=pace, start_at=start_at, detail=detail
+    )
+    return Timeline(routine.title, tuple(sections))
 
 
-def cue_texts(routine: Routine) -> tuple[str, ...]:
+def cue_texts(
+    routine: Routine, pace: float = 1.0, start_at: int = 1, detail: str = "full"
+) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 
     A superset: a time-left cue that turns out not to fit its hold is listed but not spoken."""
-    return compile_routine(routine, lambda text: 1).spoken
+    compiled = compile_routine(routine, lambda text: 1, pace=pace, start_at=start_at, detail=detail)
+    return compiled.spoken

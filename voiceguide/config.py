@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +15,21 @@ from .errors import Problem, RoutineError
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
+PACE_MIN, PACE_MAX = 0.5, 2.0
+"""How much longer (above 1) or shorter (below 1) every hold, breath, rest and transition is."""
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
-CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened", "cache_limit_mb")
+CONFIG_KEYS = (
+    "rate",
+    "voice",
+    "volume",
+    "engine",
+    "pace",
+    "detail",
+    "screened",
+    "screened_on",
+    "cache_limit_mb",
+)
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
 
@@ -28,6 +42,24 @@ class Settings:
     volume: float = 1.0
     engine: str | None = None
     """The speech engine asked for (command line, routine, config); None: the default."""
+    pace: float = 1.0
+    """Scales holds, breath windows, rests and transitions, never the speech."""
+    detail: str = "full"
+    """"full" or "brief" (see `DETAILS`)."""
+
+
+DETAILS = ("full", "brief")
+"""How much the guide says: everything, or for someone who knows the routine."""
+PACE_EXPECTED = f"must be a number from {PACE_MIN} to {PACE_MAX} (1 is as written)"
+
+
+def valid_pace(value: object) -> bool:
+    """A pace from a file: a number (not a boolean) from 0.5 to 2.0."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and PACE_MIN <= value <= PACE_MAX
+    )
 
 
 def config_dir() -> Path:
@@ -75,6 +107,9 @@ def resolve_settings(
     routine_voice: str | None = None,
     engine: str | None = None,
     routine_engine: str | None = None,
+    pace: float | None = None,
+    routine_pace: float | None = None,
+    detail: str | None = None,
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
@@ -114,6 +149,18 @@ def resolve_settings(
                 f"must be one of {', '.join(ENGINES)}, got {cfg_engine!r}",
             )
         )
+    cfg_pace = config.get("pace")
+    if cfg_pace is not None and not valid_pace(cfg_pace):
+        problems.append(Problem(str(config_path()), "pace", f"{PACE_EXPECTED}, got {cfg_pace!r}"))
+    cfg_detail = config.get("detail")
+    if cfg_detail is not None and cfg_detail not in DETAILS:
+        problems.append(
+            Problem(
+                str(config_path()),
+                "detail",
+                f'must be "full" or "brief", got {cfg_detail!r}',
+            )
+        )
     if problems:
         raise RoutineError(problems)
     for warning in unknown_keys(config, config_path()):
@@ -125,6 +172,10 @@ def resolve_settings(
         or routine_voice
         or (cfg_voice if isinstance(cfg_voice, str) else DEFAULT_VOICE),
         volume=float(cfg_volume) if isinstance(cfg_volume, int | float) else 1.0,
+        pace=float(
+            pace or routine_pace or (cfg_pace if isinstance(cfg_pace, int | float) else 1.0)
+        ),
+        detail=detail or (cfg_detail if isinstance(cfg_detail, str) else "full"),
     )
 
 
@@ -146,10 +197,19 @@ def _warn_once(message: str) -> None:
     logging.getLogger("voiceguide").warning(message)
 
 
-def remember(key: str, value: bool | int | float | str, path: Path | None = None) -> None:
-    """Set one top-level key in the user's config file. Everything else in it stays as written
-    (comments, order, quoting, tables, keys we do not know), and the file is replaced
-    atomically, keeping its mode (`files.atomic`).
+Value = bool | int | float | str | datetime.date
+"""What voiceguide writes into the config file."""
+
+
+def remember(key: str, value: Value, path: Path | None = None) -> None:
+    """Set one top-level key in the user's config file (see `remember_all`)."""
+    remember_all({key: value}, path)
+
+
+def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
+    """Set top-level keys in the user's config file, in one write. Everything else in it stays
+    as written (comments, order, quoting, tables, keys we do not know), and the file is
+    replaced atomically, keeping its mode (`files.atomic`).
 
     Raises OSError when the file cannot be written, ValueError when it cannot be updated
     without changing anything else (the caller warns and goes on).
@@ -163,10 +223,11 @@ def remember(key: str, value: bool | int | float | str, path: Path | None = None
     path = path or config_path()
     raw = _read(path)
     bom, text = (_BOM, raw[1:]) if raw.startswith(_BOM) else ("", raw)
-    expected = {**_parse(text, path), key: value}
+    expected = {**_parse(text, path), **values}
     try:
         document = tomlkit.parse(text or "# voiceguide settings: rate, voice, volume\n")
-        document[key] = value
+        for key, value in values.items():
+            document[key] = value
         updated = tomlkit.dumps(document)
         written = tomllib.loads(updated)
     except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from . import catalog
 from .catalog import builtin_routines, builtin_techniques, load_routine
-from .config import ENGINES, RATE_MAX, RATE_MIN
+from .config import ENGINES, PACE_EXPECTED, RATE_MAX, RATE_MIN, valid_pace
 from .errors import Problem, RoutineError
 from .names import did_you_mean, valid
 
@@ -86,6 +86,10 @@ class Technique:
     summary: str | None = None
     posture: Posture | None = None
     """Where the body is: the opening, the closing and the transitions follow it."""
+    brief_position: str | None = None
+    """The one line after the title at `--detail brief`; None: the full position."""
+    brief_safety: str | None = None
+    """The safety cue at `--detail brief`; None: the full one (safety is never dropped)."""
     transition_ms: int | None = None
     """Its own quiet to get into position; None: the routine's, longer on a posture change."""
 
@@ -100,6 +104,8 @@ class Routine:
     rate: int | None = None
     voice: str | None = None
     engine: str | None = None
+    pace: float | None = None
+    """Scales holds, breaths, rests and transitions; the command line's --pace wins."""
     transition_ms: int = DEFAULT_TRANSITION_MS
     path: Path | None = None
     """The routine file, which an export must never write over."""
@@ -220,6 +226,12 @@ def _engine(value: object) -> str:
     return value
 
 
+def _pace(value: object) -> float:
+    if not valid_pace(value) or not isinstance(value, int | float):
+        raise _Bad(f"{PACE_EXPECTED}, {_found(value)}")
+    return float(value)
+
+
 def _posture(value: object) -> Posture:
     for posture in POSTURES:
         if value == posture:
@@ -265,6 +277,7 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
     ("voice", lambda v: _text(v, 100), False),
     ("engine", _engine, False),
+    ("pace", _pace, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),
 )
@@ -277,6 +290,8 @@ TECHNIQUE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("position", _cue, False),
     ("equipment", _equipment, False),
     ("safety", _cue, False),
+    ("brief_position", _cue, False),
+    ("brief_safety", _cue, False),
     ("summary", _text, False),
     ("posture", _posture, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
@@ -428,6 +443,8 @@ def _technique(
         summary=values.get("summary"),
         posture=values.get("posture"),
         transition_ms=values.get("transition"),
+        brief_position=values.get("brief_position"),
+        brief_safety=values.get("brief_safety"),
     )
     _check_sides(reader, technique, place)
     return technique
@@ -435,6 +452,7 @@ def _technique(
 
 def _texts(technique: Technique) -> list[str]:
     texts = [technique.title, technique.position, technique.safety]
+    texts += [technique.brief_position, technique.brief_safety]
     texts += [getattr(s, "text", None) for s in technique.steps]
     return [t for t in texts if t]
 
@@ -574,6 +592,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         rate=values.get("rate"),
         voice=values.get("voice"),
         engine=values.get("engine"),
+        pace=values.get("pace"),
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )
 

@@ -42,6 +42,10 @@ def _texts(technique: Technique) -> Iterator[tuple[str, str]]:
         yield "position", technique.position
     if technique.safety:
         yield "safety", technique.safety
+    if technique.brief_position:
+        yield "brief_position", technique.brief_position
+    if technique.brief_safety:
+        yield "brief_safety", technique.brief_safety
     for i, step in enumerate(technique.steps, 1):
         text = getattr(step, "text", None)
         if text:

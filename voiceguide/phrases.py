@@ -22,6 +22,9 @@ SAFETY = (
     "Move slowly, only to the point of mild resistance, and never force a crack.",
 )
 
+SAFETY_BRIEF = "Stop at once if you feel sharp or spreading pain, numbness, tingling or weakness."
+"""The safety warning in one sentence: never dropped, however short the opening."""
+
 SOUNDS_INTRO = "Here are the sounds you will hear."
 SOUND_GUIDE: dict[str, str] = {
     "technique-start": "This sound means a technique begins.",
@@ -205,3 +208,8 @@ def briefing(routine: Routine) -> str:
     needs = needs_sentence(equipment(routine))
     settle = SCREEN[first_posture(routine)]
     return f"{needs} {settle}" if needs else settle
+
+
+def resuming(routine: Routine, technique: Technique) -> str:
+    """The first words of a resumed session: which routine, and where in it."""
+    return f"Resuming {routine.title.rstrip('.')}, at {technique.title.rstrip('.')}."

@@ -46,6 +46,8 @@ CHAIN_MS = 1000
 1.5 s of quiet that closes every section."""
 BACK_WINDOW_MS = 5000
 """A "p" this soon after a technique starts goes back to the one before."""
+QUIET_MS = 300
+"""The least quiet kept between a confirmation and the routine's next words."""
 
 KEYS = {" ": "pause", "n": "next", "p": "previous", "+": "more", "=": "more", "q": "quit"}
 
@@ -95,6 +97,9 @@ class Player:
     """The routine sample up to which the main buffer has been dropped from memory."""
     heard: Heard = field(init=False)
     """What the device has played (heard.py)."""
+    on_section: Callable[[int], None] | None = None
+    """Called with a section's index when the listener enters it (history.py)."""
+    _section: int | None = None
 
     def __post_init__(self) -> None:
         self.heard = Heard(self.sink, self.clock)
@@ -117,6 +122,7 @@ class Player:
         if self._main is not None:
             self._follow()
             self._mark()
+            self._track()
             end = self._main_from + self._main_len
             if self.position >= end or not self._main.is_playing():
                 if self.heard.waiting(_clock_text(_ms(end))):
@@ -185,6 +191,20 @@ class Player:
                 release(self._mapping, self._released - self._main_from, behind - self._main_from)
                 self._released = behind
 
+    def _track(self) -> None:
+        """Tell `on_section` when the listener enters another section."""
+        if self.on_section is None:
+            return
+        i = self.program.index_at(self.position)
+        if i is not None and i != self._section:
+            self._section = i
+            self.on_section(i)
+
+    @property
+    def quitting(self) -> bool:
+        """The user pressed q."""
+        return self._then_quit
+
     def continued(self) -> None:
         """The process was stopped and has just been continued (SIGCONT): call from its handler."""
         self.heard.continued()
@@ -201,15 +221,48 @@ class Player:
         self.state = "done"
 
     def _say(self, text: str) -> Playback:
-        self._voice = self.sink.play(self.speak(text))
+        return self._voice_out(self.speak(text))
+
+    def _voice_out(self, samples: Samples) -> Playback:
+        """Play a confirmation; one still sounding is cut off: never two voices at once."""
+        if self._voice is not None and self._voice.is_playing():
+            self._voice.stop(at_once=True)
+        self._voice = self.sink.play(samples)
         return self._voice
+
+    def _interject(self, text: str) -> None:
+        """Say `text` while the routine plays on, where it would meet none of the routine's
+        speech; otherwise pause the routine for it, and play on from the start of the cue it
+        cut off (or from here, when the cue was still to come)."""
+        samples = self.speak(text)
+        if self.state != "playing":  # paused or confirming: the routine is silent
+            self._voice_out(samples)
+            return
+        self._follow()
+        ms = _ms(self.position)
+        until = ms + len(samples) * 1000 // SAMPLE_RATE + QUIET_MS
+        with self.program.lock:
+            cues = [
+                e
+                for section in self.program.sections
+                for e in section.events
+                if e.kind == "speech" and e.start < until and e.end > ms
+            ]
+        if not cues:
+            self._voice_out(samples)
+            return
+        first = min(cues, key=lambda e: e.start)
+        self._halt()
+        self._resume_at = _grid(first.start) if first.start <= ms else self.position
+        self.state = "confirming"
+        self._voice_out(samples)
 
     def _confirm_then_play(self, text: str, at: int) -> None:
         """Stop, say `text`, then play from `at`: the user hears every change of place."""
         self._halt()
         self._resume_at = at
         self.state = "confirming"
-        self._say(text)
+        self._say(text)  # the routine is stopped: nothing to talk over
 
     # --- where we are -------------------------------------------------------------------------
 
@@ -283,9 +336,11 @@ class Player:
             return
         i, _ = here
         with self.program.lock:
-            if i + 1 >= len(self.program.sections) and self.program.complete:
-                self._say("This is the last part.")
-                return
+            last_part = i + 1 >= len(self.program.sections) and self.program.complete
+        if last_part:
+            self._interject("This is the last part.")
+            return
+        with self.program.lock:
             upcoming = self.program.sections[i + 1] if i + 1 < len(self.program.sections) else None
             last = self.program.complete and i + 2 == len(self.program.sections)
         if upcoming is None:  # not synthesized yet: wait for it
@@ -316,7 +371,7 @@ class Player:
             (e for e in here[1].events if e.kind == "hold" and e.start <= ms < e.end), None
         )
         if not here or not hold or self.state != "playing":
-            self._say("Not in a hold.")
+            self._interject("Not in a hold.")
             return
         index, section = here
         at = ms + SAFE_MS
@@ -324,11 +379,11 @@ class Player:
         while busy := [e for e in sounding if e.start < at < e.end]:
             at = max(e.end for e in busy)
         if at >= hold.end:
-            self._say("Too late to add time to this hold.")
+            self._interject("Too late to add time to this hold.")
             return
         self.program.insert_silence(index, at, hold, EXTRA_MS)
         self._open_gap(at)
-        self._say("Ten more seconds.")
+        self._interject("Ten more seconds.")
 
     def _open_gap(self, at_ms: int) -> None:
         """Open the silence in the playing buffer itself, ahead of the play position, so the

@@ -1,8 +1,13 @@
-"""The safety questions asked before the first play, from the guide's contraindications."""
+"""The safety questions asked before play, from the guide's contraindications, and when
+clean answers must be renewed: a recent fall or new numbness does not wait for ever."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
+
+RENEW_DAYS = 90
+"""Clean answers are good for this many days from the day they were given."""
 
 QUESTIONS: tuple[tuple[str, str], ...] = (
     (
@@ -40,3 +45,34 @@ ADVICE = (
 def reasons(answers: Mapping[str, bool]) -> list[str]:
     """Why not to play, one line per question answered yes; empty when all are no."""
     return [why for question, why in QUESTIONS if answers.get(question)]
+
+
+def today() -> datetime.date:
+    """The local date the answers are measured against (tests move it)."""
+    return datetime.date.today()
+
+
+def answered_on(config: Mapping[str, object]) -> datetime.date | None:
+    """The day clean answers were given, or None when the config holds none with a plain date
+    (`screened = true` alone, as written before answers were dated, counts as none)."""
+    when = config.get("screened_on")
+    if config.get("screened") is not True or type(when) is not datetime.date:
+        return None
+    return when
+
+
+def due(config: Mapping[str, object], on: datetime.date) -> bool:
+    """Whether the questions must be asked on this day: no dated clean answers, answers
+    dated after it (a clock set back, a hand edit), or answers RENEW_DAYS old or older."""
+    when = answered_on(config)
+    return when is None or not 0 <= (on - when).days < RENEW_DAYS
+
+
+def renewal(on: datetime.date) -> datetime.date:
+    """The first day answers given on `on` are asked again."""
+    return on + datetime.timedelta(days=RENEW_DAYS)
+
+
+def clean(on: datetime.date) -> dict[str, bool | datetime.date]:
+    """The config keys that record clean answers given on this day."""
+    return {"screened": True, "screened_on": on}

@@ -1,0 +1,374 @@
+"""The history in a real SQLite file: every `play` through the real CLI (a fake sound device
+on a fake clock, keys scripted), how it ended and where, `history`, `--resume`, and a damaged
+database that never stops a session."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from voiceguide import api, history, terminal
+from voiceguide import sink as sinks
+from voiceguide.compiler import compile_routine
+from voiceguide.language import load_routine
+from voiceguide.sink import FakeClock, FakeSink
+
+from .conftest import ROUTINES
+
+SHORT = str(ROUTINES / "short.toml")
+REPO = Path(__file__).parent.parent
+BASE = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.speech
+
+THREE = """\
+title = "Three parts"
+transition = 1
+
+[[technique]]
+title = "First"
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "Second"
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "Third"
+steps = [{ hold = 4 }]
+"""
+
+Action = str | BaseException | Callable[[], object]
+
+
+@dataclass
+class Device:
+    """The fake sound device and clock `play` gets, and keys pressed at given times."""
+
+    clock: FakeClock
+    sinks: list[FakeSink] = field(default_factory=list)
+    script: list[tuple[float, Action]] = field(default_factory=list)
+
+    def at(self, seconds: float, action: Action) -> None:
+        self.script.append((seconds, action))
+        self.script.sort(key=lambda step: step[0])
+
+
+@pytest.fixture
+def device(monkeypatch: pytest.MonkeyPatch) -> Device:
+    clock = FakeClock()
+    found = Device(clock)
+
+    def make_sink(_: object = None) -> FakeSink:
+        made = FakeSink(clock)
+        found.sinks.append(made)
+        return made
+
+    @contextlib.contextmanager
+    def keys(stream: object = None) -> Iterator[Callable[[float], str | None]]:
+        def read(timeout: float) -> str | None:
+            clock.advance(timeout)
+            if found.script and clock.now() >= found.script[0][0]:
+                _, action = found.script.pop(0)
+                if isinstance(action, BaseException):
+                    raise action
+                if callable(action):
+                    action()
+                    return None
+                return action
+            return None
+
+        yield read
+
+    monkeypatch.setattr(sinks, "SimpleaudioSink", make_sink)
+    monkeypatch.setattr(sinks, "SystemClock", lambda: clock)
+    monkeypatch.setattr(terminal, "keys", keys)
+    monkeypatch.setattr(history, "now", lambda: BASE + datetime.timedelta(seconds=clock.now()))
+    return found
+
+
+@pytest.fixture
+def three(tmp_path: Path) -> str:
+    path = tmp_path / "three.toml"
+    path.write_text(THREE)
+    return str(path)
+
+
+def starts(spec: str, **kwargs: object) -> dict[str, float]:
+    """Each section's start in seconds, as `play` lays it out with espeak-ng."""
+    timeline = api.compile(spec, engine_name="espeak", **kwargs)  # type: ignore[arg-type]
+    return {s.title: s.start / 1000 for s in timeline.sections}
+
+
+def play(run, spec: str, *args: str):
+    return run("play", spec, "--yes", "--engine", "espeak", *args)
+
+
+def rows() -> list[dict[str, object]]:
+    with sqlite3.connect(history.database_path()) as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(r) for r in connection.execute("SELECT * FROM sessions ORDER BY id")]
+
+
+def test_a_finished_session_is_one_row_with_everything(run, device: Device) -> None:
+    result = play(run, SHORT, "--pace", "0.5")
+    assert result.status == 0, result.err
+    (row,) = rows()
+    assert row["routine"] == str(Path(SHORT).resolve()) and row["title"] == "Short test"
+    assert row["outcome"] == "finished" and row["technique"] == 2  # the closing
+    assert (row["engine"], row["voice"], row["rate"], row["pace"]) == ("espeak", "en-us", 150, 0.5)
+    assert len(str(row["routine_hash"])) == 16
+    started = datetime.datetime.fromisoformat(str(row["started"]))
+    ended = datetime.datetime.fromisoformat(str(row["ended"]))
+    assert (started - BASE).total_seconds() < 1, "written when the first sound plays"
+    assert (ended - BASE).total_seconds() == pytest.approx(device.clock.now(), abs=1)
+    with sqlite3.connect(history.database_path()) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        version = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        assert version == (len(history.MIGRATIONS),)
+
+
+def test_q_is_recorded_where_it_stopped_and_says_how_to_resume(
+    run, device: Device, three: str
+) -> None:
+    device.at(starts(three)["Second"] + 1, "q")
+    result = play(run, three)
+    assert result.status == 0, result.err
+    (row,) = rows()
+    assert (row["outcome"], row["technique"], row["technique_title"]) == ("quit", 2, "Second")
+    assert result.out.rstrip().endswith(
+        "Stopped at Second (technique 2 of 3). To carry on from there: voiceguide play --resume"
+    )
+    history_ = run("history")
+    assert "stopped (q) at Second (2/3)" in history_.out
+
+
+def test_resume_starts_at_the_technique_where_it_stopped(run, device: Device, three: str) -> None:
+    device.at(starts(three, pace=2.0)["Second"] + 1, "q")
+    assert play(run, three, "--pace", "2").status == 0
+    device.clock.t = 0.0
+    result = run("play", "--resume", "--yes")
+    assert result.status == 0, result.err
+    first, second = rows()
+    assert (second["routine"], second["first_technique"]) == (first["routine"], 2)
+    assert second["outcome"] == "finished" and second["technique"] == 4
+    assert (second["pace"], second["engine"]) == (2.0, "espeak"), "as it was played"
+    again = run("play", "--resume", "--yes")
+    assert again.status == 2
+    assert again.err == ("error: nothing to resume: the last session finished, or there is none\n")
+
+
+def test_resume_speaks_where_it_is(three: str) -> None:
+    routine = load_routine(three)
+    timeline = compile_routine(routine, lambda text: 1000, start_at=3)
+    opening = [e.text for e in timeline.sections[0].events if e.kind == "speech"]
+    assert opening[0] == "Resuming Three parts, at Third."
+    assert any("Stop at once" in text for text in opening), "safety, in one sentence"
+    assert [s.title for s in timeline.sections] == ["Resuming", "Third", "Closing"]
+
+
+def test_ctrl_c_is_recorded_with_where_it_stopped(run, device: Device, three: str) -> None:
+    device.at(starts(three)["Third"] + 1, KeyboardInterrupt())
+    result = play(run, three)
+    assert result.status == 130
+    (row,) = rows()
+    assert (row["outcome"], row["technique"], row["technique_title"]) == (
+        "interrupted",
+        3,
+        "Third",
+    )
+
+
+def test_a_crash_is_recorded(run, device: Device, three: str) -> None:
+    def fail() -> None:
+        raise RuntimeError("something broke")
+
+    device.at(starts(three)["First"] + 1, fail)
+    with pytest.raises(RuntimeError):
+        play(run, three)
+    (row,) = rows()
+    assert (row["outcome"], row["technique"]) == ("crashed", 1)
+
+
+def test_a_lost_device_is_recorded(run, device: Device, three: str) -> None:
+    def unplug() -> None:
+        for made in device.sinks:
+            made.available = False
+
+    device.at(starts(three)["First"] + 1, unplug)
+    device.at(starts(three)["First"] + 1.5, "n")  # the next buffer finds no device
+    result = play(run, three)
+    assert result.status == 1 and "no sound device" in result.err
+    (row,) = rows()
+    assert (row["outcome"], row["technique"]) == ("device-lost", 1)
+
+
+SIGNALLED = """
+import contextlib, os, signal, sys
+from voiceguide import cli, sink, terminal
+clock = sink.FakeClock()
+sink.SimpleaudioSink = lambda *_: sink.FakeSink(clock)
+sink.SystemClock = lambda: clock
+sent = []
+@contextlib.contextmanager
+def keys(stream=None):
+    def read(timeout):
+        clock.advance(timeout)
+        if clock.now() >= float(sys.argv[2]) and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), getattr(signal, sys.argv[3]))
+    yield read
+terminal.keys = keys
+cli.main(["play", sys.argv[1], "--yes", "--engine", "espeak"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "outcome"),
+    [
+        ("SIGKILL", -signal.SIGKILL, "playing"),
+        ("SIGINT", 130, "interrupted"),
+        ("SIGTERM", 130, "interrupted"),
+    ],
+)
+def test_a_signal_mid_session_leaves_a_row_that_says_where(
+    three: str, name: str, status: int, outcome: str
+) -> None:
+    """A real process, a real signal: killed, the row still says where it was."""
+    at = starts(three)["Second"] + 1
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNALLED, three, str(at), name],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == status, done.stderr
+    (row,) = rows()
+    assert (row["outcome"], row["technique"], row["technique_title"]) == (outcome, 2, "Second")
+
+
+def ends(result, device: Device, spec: str) -> None:
+    """The session played to its end, whatever the history did."""
+    assert result.status == 0, result.err
+    assert device.clock.now() * 1000 >= api.compile(spec, engine_name="espeak").duration
+
+
+def one_warning(result) -> str:
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.err
+    assert "this session plays without history" in warnings[0]
+    return warnings[0]
+
+
+def test_a_corrupt_database_is_one_warning_and_the_session_plays(run, device: Device) -> None:
+    path = history.database_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(os.urandom(4096))
+    result = play(run, SHORT)
+    assert "not a database" in one_warning(result)
+    ends(result, device, SHORT)
+    assert run("history").status == 1, "history itself says it cannot read it"
+
+
+def test_a_locked_database_is_one_warning_and_the_session_plays(run, device: Device) -> None:
+    with history.opened():
+        pass  # a database with its schema
+    locker = sqlite3.connect(history.database_path(), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        result = play(run, SHORT)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert "locked" in one_warning(result)
+    ends(result, device, SHORT)
+    assert rows() == []
+
+
+def test_a_database_locked_mid_session_is_one_warning(run, device: Device, three: str) -> None:
+    lockers: list[sqlite3.Connection] = []
+
+    def lock() -> None:
+        locker = sqlite3.connect(history.database_path(), isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        lockers.append(locker)
+
+    device.at(starts(three)["First"] - 3, lock)
+    result = play(run, three)
+    for locker in lockers:
+        locker.close()
+    assert lockers and "locked" in one_warning(result)
+    ends(result, device, three)
+    (row,) = rows()
+    assert (row["outcome"], row["technique"]) == ("playing", 0), "left as it was last written"
+
+
+def test_an_unwritable_data_folder_is_one_warning_and_the_session_plays(
+    run, device: Device
+) -> None:
+    folder = history.database_path().parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the data folder should be")
+    result = play(run, SHORT)
+    one_warning(result)
+    ends(result, device, SHORT)
+
+
+def test_a_database_from_a_newer_version_is_left_alone(run, device: Device) -> None:
+    with history.opened() as connection:
+        connection.execute("INSERT INTO schema_version VALUES (99)")
+    result = play(run, SHORT)
+    assert "schema version 99" in one_warning(result)
+    ends(result, device, SHORT)
+
+
+def test_history_lists_sessions_minutes_and_the_streak(
+    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for day in (2, 1, 0):  # three days in a row, ending today (BASE, as the fake clock says)
+        device.clock.t = 0.0
+        stamp = BASE - datetime.timedelta(days=day)
+
+        def moved(stamp: datetime.datetime = stamp) -> datetime.datetime:
+            return stamp + datetime.timedelta(seconds=device.clock.now())
+
+        monkeypatch.setattr(history, "now", moved)
+        if day == 0:
+            device.at(starts(three)["Second"] + 1, "q")
+        assert play(run, three).status == 0
+    data = json.loads(run("history", "--json").out)
+    assert data["count"] == 3 and data["streak_days"] == 3
+    assert [s["outcome"] for s in data["sessions"]] == ["quit", "finished", "finished"]
+    minutes = sum(s["minutes"] for s in data["sessions"])  # each rounded to 0.01
+    assert data["total_minutes"] == pytest.approx(minutes, abs=0.02) and minutes > 1
+    table = run("history").out.splitlines()
+    assert table[0].split() == ["date", "routine", "minutes", "ended"]
+    assert len(table) == 5 and table[-1].startswith("total: ")
+    assert "streak: 3 days" in table[-1]
+
+
+def test_streak_counts_days_in_a_row_up_to_today_or_yesterday() -> None:
+    day = datetime.date(2026, 3, 10)
+    one = datetime.timedelta(days=1)
+    assert history.streak(set(), day) == 0
+    assert history.streak({day, day - one, day - 3 * one}, day) == 2
+    assert history.streak({day - one, day - 2 * one}, day) == 2, "today's may be still to come"
+    assert history.streak({day - 2 * one}, day) == 0
+
+
+def test_no_history_yet(run) -> None:
+    assert run("history").out == "No sessions yet: voiceguide play starts one.\n"
+    assert json.loads(run("history", "--json").out)["count"] == 0

@@ -1,0 +1,100 @@
+"""A play as the history keeps it: the name a routine is kept under, the recorder the player
+feeds as it goes, how it ended, and where `play --resume` carries on (history.py holds the
+database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import history
+from .config import Settings
+from .errors import AudioDeviceError, UsageError
+from .language import Routine, load_routine
+
+
+def routine_key(spec: str | Routine, routine: Routine) -> str:
+    """How the history names a routine, so `--resume` finds it again from any folder: a
+    built-in's name or a technique id as given, a file by its absolute path."""
+    if isinstance(spec, str):
+        from .catalog import builtin_routines, technique_ids
+
+        if spec in builtin_routines() or spec in technique_ids():
+            return spec
+        return str(Path(spec).resolve())
+    return str(routine.path.resolve()) if routine.path else routine.title
+
+
+def recorder(
+    spec: str | Routine, routine: Routine, settings: Settings, start_at: int
+) -> history.Recorder:
+    """The session's history, its row written once the first sound plays."""
+    return history.Recorder(
+        routine=routine_key(spec, routine),
+        title=routine.title,
+        routine_hash=history.routine_hash(routine.path, repr(routine)),
+        engine=settings.engine,
+        voice=settings.voice,
+        rate=settings.rate,
+        pace=settings.pace,
+        detail=settings.detail,
+        first_technique=start_at,
+        titles=tuple(t.title for t in routine.techniques),
+    )
+
+
+def outcome(exc: BaseException) -> history.Outcome:
+    """How a session that raised `exc` ended."""
+    if isinstance(exc, AudioDeviceError):
+        return "device-lost"
+    return "crashed" if isinstance(exc, Exception) else "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """What `play --resume` plays: the routine, from which technique, and as it was played
+    (the command line may still change any of these)."""
+
+    routine: str
+    start_at: int
+    rate: int | None
+    voice: str | None
+    engine: str | None
+    pace: float | None
+
+
+def resume_point(spec: str | None = None) -> Resume:
+    """The last session (of `spec`, if given), when it did not finish, and the technique it
+    stopped in. A routine changed since is followed by the technique's title; one that no
+    longer has it is refused, as is a session that finished or stopped in its closing."""
+    key = routine_key(spec, load_routine(spec)) if spec is not None else None
+    last = history.resume_point(key)
+    of = f" of {spec}" if spec else ""
+    if last is None:
+        raise UsageError(f"nothing to resume: the last session{of} finished, or there is none")
+    n = last.technique
+    if n > last.techniques:
+        raise UsageError(
+            f"nothing to resume: the last session{of} ({last.title}) stopped in its closing"
+        )
+    titles = [t.title for t in load_routine(last.routine).techniques]
+    if n >= 1 and (n > len(titles) or titles[n - 1] != last.technique_title):
+        if last.technique_title not in titles:
+            raise UsageError(
+                f"cannot resume {last.routine}: it no longer has the technique "
+                f"{last.technique_title!r}; play it from the start"
+            )
+        n = titles.index(last.technique_title) + 1
+    return Resume(last.routine, max(1, n), last.rate, last.voice, last.engine, last.pace)
+
+
+def stopped_line(last: history.Session) -> str:
+    """What `play` prints after q: where it stopped, and how to carry on."""
+    where = (
+        f"at {last.technique_title} (technique {last.technique} of {last.techniques})"
+        if 1 <= last.technique <= last.techniques
+        else "in the opening"
+        if last.technique == 0
+        else "in the closing"
+    )
+    return f"Stopped {where}. To carry on from there: voiceguide play --resume"
