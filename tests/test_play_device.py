@@ -23,6 +23,7 @@ from voiceguide.timeline import Event, ms_to_samples
 
 from .audio_device import VirtualDevice, find_offset, locate
 from .conftest import ROUTINES
+from .memory_probe import watch
 
 pytestmark = [pytest.mark.device, pytest.mark.speech]
 SHORT = str(ROUTINES / "short.toml")
@@ -309,8 +310,8 @@ def test_play_holds_seconds_of_the_routine_in_memory_not_all_of_it(
     from .test_memory import long_cues
 
     routine = str(long_cues(tmp_path, 100))
-    # espeak: wait4 counts the largest reaped child too, and a natural voice worker holds its
-    # model (about 200 MB, the same for any routine): this measures what grows with the routine
+    # espeak: a natural voice worker holds its model (about 200 MB, the same for any routine);
+    # this measures what grows with the routine
     prepared = api.prepare(routine, engine_name="espeak")  # warm: play makes it all at once
     audio_mb = prepared.timeline.duration * 2 * SAMPLE_RATE / 1000 / 1e6
     prepared.clips.close()
@@ -318,10 +319,9 @@ def test_play_holds_seconds_of_the_routine_in_memory_not_all_of_it(
     try:
         assert proc.stdout is not None
         assert b"Introduction" in proc.stdout.readline()
-        time.sleep(20)
+        peak_mb = watch(proc, seconds=20)  # not wait4: see tests/memory_probe.py
         proc.send_signal(signal.SIGINT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -329,6 +329,5 @@ def test_play_holds_seconds_of_the_routine_in_memory_not_all_of_it(
             if stream is not None:
                 stream.close()
     assert proc.returncode == 130
-    peak_mb = usage.ru_maxrss / 1024
     assert audio_mb > 140
     assert peak_mb < 150, f"{peak_mb:.0f} MB at the peak for {audio_mb:.0f} MB of audio"
