@@ -70,6 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     rows: list[Row] = []
+    failed: list[str] = []
     with scratch_folder() as scratch:
         ctx = Context(quick=args.quick, scratch=scratch, log=stderr, long=args.long)
         for name, measure in SECTIONS.items():
@@ -78,9 +79,10 @@ def main() -> int:
             stderr(f"bench: {name} ...")
             try:
                 new = measure(ctx)
-            except BenchError as exc:
+            except BenchError as exc:  # the other sections still count
                 stderr(f"bench: {name} failed: {exc}")
-                return 1
+                failed.append(name)
+                continue
             rows += new
     meta = _meta(args.quick, started)
     print(table(rows))
@@ -94,7 +96,9 @@ def main() -> int:
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.json}")
-    return 0
+    if failed:
+        print(f"failed sections: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
