@@ -27,7 +27,7 @@ from voiceguide.config import Settings
 from voiceguide.errors import SpeechError
 from voiceguide.render import leveled_speech, to_pcm16
 from voiceguide.speech import Engine, choose, natural, open_engine, system, unavailable
-from voiceguide.speech.rates import estimate_ms
+from voiceguide.speech.rates import estimate_ms, speech_gain
 
 from .conftest import ROUTINES
 from .memory_probe import watch
@@ -106,7 +106,8 @@ def test_speech_is_equally_loud_whatever_the_engine(tmp_path: Path, upper_back: 
     for engine in INSTALLED:
         with open_engine(engine) as running:
             clips = running.synthesize(upper_back, Settings(engine=engine))
-            speech = np.concatenate([part for c in clips for part in (leveled_speech(c), gap)])
+            gain = speech_gain(engine)
+            speech = np.concatenate([p for c in clips for p in (leveled_speech(c, gain), gap)])
         path = tmp_path / f"{engine}.wav"
         with wave.open(str(path), "wb") as w:
             w.setnchannels(1)

@@ -56,7 +56,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, dict[st
 def reference(exports: tuple[Timeline, dict[str, Path]]) -> np.ndarray:
     prepared = api.prepare(SHORT)
     assert prepared.timeline == exports[0]
-    return render(prepared.timeline, prepared.clips)
+    return render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac"])

@@ -60,7 +60,7 @@ def sounds(events: tuple[Event, ...]) -> list[Event]:
 
 def test_play_sounds_exactly_like_the_export_on_time(audio_device: VirtualDevice) -> None:
     prepared = api.prepare(SHORT)  # fills the cache: play and this test use the same clips
-    reference = render(prepared.timeline, prepared.clips)
+    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
     with audio_device.record("play") as recorder:
         proc = play(audio_device, SHORT, "--yes")
         out, err = proc.communicate(timeout=prepared.timeline.duration / 1000 + 60)
@@ -116,7 +116,7 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
                 proc.kill()
     assert proc.returncode == 0, err.decode()
     recording = recorder.samples()
-    reference = render(prepared.timeline, prepared.clips)
+    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
     start = ms_to_samples(technique.start, SAMPLE_RATE)
     at = find_offset(recording, reference[start : start + 3 * SAMPLE_RATE])
     assert at > 2 * SAMPLE_RATE, "the technique starts after the skip, not at the top"
@@ -139,7 +139,7 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
     import termios
 
     prepared = api.prepare(SHORT)
-    reference = render(prepared.timeline, prepared.clips)
+    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
     leader, follower = pty.openpty()
     before = termios.tcgetattr(follower)
     with audio_device.record("ctrl-c") as recorder:
@@ -224,7 +224,7 @@ def test_a_stopped_process_and_a_suspended_sink_lose_nothing(
     sink's monitor records nothing, so only the stop shows as a gap.)"""
     tiny = str(routine_file(TINY))
     prepared = api.prepare(tiny)
-    reference = render(prepared.timeline, prepared.clips)
+    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
     with audio_device.record("stopped") as recorder:
         proc = play(audio_device, tiny, "--yes")
         try:

@@ -243,7 +243,7 @@ def test_a_broken_clip_is_not_heard_as_its_cue(
     prepared = api.prepare(name, rate=rate, engine_name=CONTROL_ENGINE)
     assert prepared.timeline == timeline
     clips: Mapping[str, Clip] = {**prepared.clips, text: damage(prepared.clips[text])}
-    results = hear(timeline, render(timeline, clips), recognizer)
+    results = hear(timeline, render(timeline, clips, speech_gain=prepared.speech_gain), recognizer)
     report(f"{name}, {text!r} {breakage}", rate, results)
     broken = [r for r in results if r.event.text == text]
     assert broken, f"{text!r} is not in {name}"

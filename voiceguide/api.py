@@ -19,6 +19,7 @@ from . import language, phrases
 from .compiler import SpeechMs, compile_routine, cue_texts
 from .config import Settings, resolve_settings
 from .language import Routine
+from .speech.rates import speech_gain
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -114,6 +115,11 @@ class Prepared:
     clips: ClipStore
     """On disk, a few in memory; close it when done (or let it be collected)."""
     settings: Settings
+
+    @property
+    def speech_gain(self) -> float:
+        """The engine's loudness trim, which the renderer applies to every cue."""
+        return speech_gain(self.settings.engine)
 
 
 def _load(routine: str | Routine) -> Routine:
@@ -275,7 +281,7 @@ def export(
 
     timeline = prepared.timeline
     with prepared.clips as clips:
-        renderer = Renderer(clips, prepared.settings.volume)
+        renderer = Renderer(clips, prepared.settings.volume, speech_gain(prepared.settings.engine))
         exporter.export(
             timeline,
             (renderer.blocks(section) for section in timeline.sections),
@@ -424,7 +430,7 @@ def playing(
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
-            return to_pcm16(leveled_speech(clip) * settings.volume)
+            return to_pcm16(leveled_speech(clip, speech_gain(settings.engine)) * settings.volume)
 
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
@@ -471,7 +477,7 @@ def _produce(
                     clips.add(done, clip, _entry(synthesizer, done, settings))
                 return clips.length_ms(text)
 
-            renderer = Renderer(clips, settings.volume)
+            renderer = Renderer(clips, settings.volume, speech_gain(settings.engine))
             for section in compile_sections(
                 routine,
                 length,

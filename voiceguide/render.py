@@ -45,26 +45,13 @@ def _faded(x: Floats) -> Floats:
     return x
 
 
-def active_rms(x: Floats) -> float:
-    """The RMS of the speech in `x`, its pauses left out: the mean square of the 50 ms frames
-    within 10 dB of the loudest. Engines pause differently inside a cue: leveled on the plain
-    RMS, the natural voice came out 1.4 LU louder than espeak-ng; on this, all three engines
-    measure the same to 0.1 LU (ffmpeg's ebur128, every cue of upper-back)."""
-    frame = SAMPLE_RATE // 20
-    n = len(x) // frame
-    if n == 0:
-        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
-    power = np.mean(np.square(x[: n * frame].reshape(n, frame), dtype=np.float64), axis=1)
-    active = power[power >= power.max() / 10]
-    return float(np.sqrt(active.mean()))
-
-
-def leveled_speech(clip: Clip) -> Floats:
+def leveled_speech(clip: Clip, gain: float = 1.0) -> Floats:
+    """A cue at the speech level (its RMS, under a peak cap), times the engine's `gain`."""
     x = _floats(clip)
-    rms = active_rms(x)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
     peak = float(np.abs(x).max()) if len(x) else 0.0
     if rms > 0:
-        x = x * min(SPEECH_RMS / rms, SPEECH_PEAK / peak)
+        x = x * (min(SPEECH_RMS / rms, SPEECH_PEAK / peak) * gain)
     return _faded(x.astype(np.float32))
 
 
@@ -91,6 +78,8 @@ class Renderer:
     clips: Mapping[str, Clip]
     """Speech clips by text."""
     volume: float = 1.0
+    speech_gain: float = 1.0
+    """The speech engine's loudness trim (speech.rates.SPEECH_GAIN): every engine as loud."""
     keep: int = 8
     """Leveled speech clips kept: a block overlaps two or three."""
     _speech: OrderedDict[str, Floats] = field(default_factory=OrderedDict)
@@ -100,7 +89,7 @@ class Renderer:
         if kind == "speech":
             x = self._speech.get(key)
             if x is None:
-                x = self._speech[key] = leveled_speech(self.clips[key])
+                x = self._speech[key] = leveled_speech(self.clips[key], self.speech_gain)
                 while len(self._speech) > self.keep:
                     self._speech.popitem(last=False)
             self._speech.move_to_end(key)
@@ -145,7 +134,9 @@ class Renderer:
             yield self.section(section)
 
 
-def render(timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0) -> Samples:
+def render(
+    timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0, speech_gain: float = 1.0
+) -> Samples:
     """The whole routine as one array (for tests and short routines; export streams sections)."""
-    parts = list(Renderer(clips, volume).sections(timeline))
+    parts = list(Renderer(clips, volume, speech_gain).sections(timeline))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)

@@ -97,6 +97,20 @@ a nominal words per minute too, which is passed as it is (not measured here)."""
 assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
 
 
+# --- Loudness -------------------------------------------------------------------------------
+
+SPEECH_GAIN = {"natural": 10 ** (-1.4 / 20)}
+"""Each engine's trim after the renderer levels a cue on its RMS: the natural voice, with
+fewer pauses inside a cue than espeak-ng, came out 1.4 LU louder (ffmpeg's ebur128 over every
+cue of upper-back: natural -19.4, espeak and system -20.8 LUFS). Leveling on the active
+speech alone evened them out too, but changed what the device test hears; see
+docs/speech-rates.md."""
+
+
+def speech_gain(engine: str | None) -> float:
+    return SPEECH_GAIN.get(engine or "natural", 1.0)
+
+
 # --- Length models ------------------------------------------------------------------------
 
 LENGTHS: dict[str, tuple[float, float, float, float, float]] = {
