@@ -99,12 +99,12 @@ assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
 
 # --- Loudness -------------------------------------------------------------------------------
 
-SPEECH_GAIN = {"natural": 10 ** (-1.4 / 20)}
-"""Each engine's trim after the renderer levels a cue on its RMS: the natural voice, with
-fewer pauses inside a cue than espeak-ng, came out 1.4 LU louder (ffmpeg's ebur128 over every
-cue of upper-back: natural -19.4, espeak and system -20.8 LUFS). Leveling on the active
-speech alone evened them out too, but changed what the device test hears; see
-docs/speech-rates.md."""
+SPEECH_GAIN: dict[str, float] = {}
+"""Each engine's trim after the renderer levels a cue on its RMS. Measured (ffmpeg's ebur128
+over every cue of upper-back): natural -19.4 LUFS, espeak and system -20.8. A trim of -1.4 dB
+for natural evens them, but with it (as with leveling on the active speech) the device test
+that stops and continues `play` no longer heard its first seconds sample for sample, and why
+was not found: no trim until it is. See docs/speech-rates.md."""
 
 
 def speech_gain(engine: str | None) -> float:
