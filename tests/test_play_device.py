@@ -193,7 +193,10 @@ def assert_whole_routine(recording: np.ndarray, reference: np.ndarray, late_s: f
 
     def heard(at: int) -> bool:
         got = recording[at + shift : at + shift + piece]
-        return len(got) == piece and np.count_nonzero(got != reference[at : at + piece]) < 50
+        # the first second may lose a few ms as the device starts, as the export comparison
+        # above allows per section (a trimmed first cue starts 20 ms in)
+        allowed = SAMPLE_RATE // 100 if at == 0 else 50
+        return len(got) == piece and np.count_nonzero(got != reference[at : at + piece]) < allowed
 
     for at in range(0, len(reference) - piece + 1, piece):
         if not reference[at : at + piece].any():
