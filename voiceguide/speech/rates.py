@@ -99,12 +99,10 @@ assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
 
 # --- Loudness -------------------------------------------------------------------------------
 
-SPEECH_GAIN: dict[str, float] = {}
-"""Each engine's trim after the renderer levels a cue on its RMS. Measured (ffmpeg's ebur128
-over every cue of upper-back): natural -19.4 LUFS, espeak and system -20.8. A trim of -1.4 dB
-for natural evens them, but with it (as with leveling on the active speech) the device test
-that stops and continues `play` no longer heard its first seconds sample for sample, and why
-was not found: no trim until it is. See docs/speech-rates.md."""
+SPEECH_GAIN = {"natural": 10 ** (-1.4 / 20)}
+"""Each engine's trim after the renderer levels a cue on its RMS: measured with ffmpeg's ebur128
+over every cue of upper-back, the natural voice came out at -19.4 LUFS against -20.8 for
+espeak-ng and the system voice (docs/speech-rates.md)."""
 
 
 def speech_gain(engine: str | None) -> float:
