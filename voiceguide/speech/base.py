@@ -8,8 +8,8 @@ from typing import Protocol
 
 from ..clip import Clip
 from ..config import Settings
-from ..errors import UsageError
-from ..estimate import clean_text
+from ..errors import SpeechError, UsageError
+from ..estimate import MAX_CHARS, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,15 @@ def cue(text: str) -> str:
     """A cue as an error message names it: its start, quoted."""
     text = clean_text(text)
     return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def too_long(text: str) -> SpeechError | None:
+    """The error for a cue longer than any engine is given (MAX_CHARS), or None."""
+    if len(text) <= MAX_CHARS:
+        return None
+    return SpeechError(
+        f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): {cue(text)}"
+    )
 
 
 def resolve_voice(name: str, voices: Sequence[VoiceInfo], engine: str = "") -> str:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import MAX_CHARS, clean_text, duration_band, is_plausible
+from ..estimate import clean_text, duration_band, is_plausible
 from . import _espeak_worker as protocol
-from .base import VoiceInfo, resolve_voice
+from .base import VoiceInfo, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH
 
@@ -403,11 +403,8 @@ class EspeakEngine:
             text = clean_text(raw)
             if not text:
                 results[index] = Clip(b"")
-            elif len(text) > MAX_CHARS:
-                results[index] = SpeechError(
-                    f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): "
-                    f"{_cue(text)}"
-                )
+            elif error := too_long(text):
+                results[index] = error
             else:
                 pending.append(_Task(index, text))
         mine: list[_Task] = []

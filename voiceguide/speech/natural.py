@@ -25,8 +25,8 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import MAX_CHARS, clean_text
-from .base import VoiceInfo, resolve_voice
+from ..estimate import clean_text
+from .base import VoiceInfo, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
 from .workers import Pool
@@ -163,11 +163,8 @@ class NaturalEngine:
         speed, stretch = CALIBRATIONS["natural"].control(settings.rate)
         cleaned = [_text(text) for text in texts]
         for text in cleaned:
-            if len(text) > MAX_CHARS:
-                raise SpeechError(
-                    f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): "
-                    f"{_cue(text)}"
-                )
+            if error := too_long(text):
+                raise error
         # The stretch is done here, not in the worker: Rubber Band would add 25 MB to a worker
         # that is already at 200 MB with its model and lexicon.
         request = {"voice": voice, "control": speed, "stretch": 1.0}

@@ -21,9 +21,8 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import MAX_CHARS, clean_text
-from .base import VoiceInfo, resolve_voice
-from .base import cue as _cue
+from ..estimate import clean_text
+from .base import VoiceInfo, resolve_voice, too_long
 from .rates import CALIBRATIONS, FINISH
 from .workers import Pool
 from .workers import judge as _judge
@@ -105,11 +104,8 @@ class SystemEngine:
             control, stretch = float(settings.rate), 1.0
         cleaned = [_text(text) for text in texts]
         for text in cleaned:
-            if len(text) > MAX_CHARS:
-                raise SpeechError(
-                    f"cue too long to speak ({len(text)} characters, at most {MAX_CHARS}): "
-                    f"{_cue(text)}"
-                )
+            if error := too_long(text):
+                raise error
         request = {"voice": voice, "control": control, "stretch": stretch}
         clips = self._pool.run(
             [t for t in cleaned if t], lambda _: request, _judge(self.name, settings.rate)
