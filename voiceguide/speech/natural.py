@@ -29,7 +29,7 @@ from ..estimate import clean_text
 from .base import VoiceInfo, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
-from .workers import Pool
+from .workers import Pool, PooledEngine
 
 DEFAULT_VOICE = "heart"
 LANGUAGES = {"en-us": "heart", "en": "heart", "english": "heart", "en-gb": "emma"}
@@ -117,7 +117,7 @@ def _engine_id() -> str:
     return f"natural/hibari-{version}/model-{model}/{FINISH}"
 
 
-class NaturalEngine:
+class NaturalEngine(PooledEngine):
     """hibari-tts in a pool of worker processes."""
 
     name = "natural"
@@ -131,18 +131,6 @@ class NaturalEngine:
         self.engine_id = _engine_id()
         size = workers if workers is not None else min(2, os.cpu_count() or 1)
         self._pool = Pool("natural", size=size, timeout=timeout, startup_timeout=startup_timeout)
-
-    def __enter__(self) -> NaturalEngine:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def start(self) -> None:
-        self._pool.start()
 
     @property
     def startup_seconds(self) -> list[float]:

@@ -24,7 +24,7 @@ from ..errors import SpeechError
 from ..estimate import clean_text
 from .base import VoiceInfo, resolve_voice, too_long
 from .rates import CALIBRATIONS, FINISH
-from .workers import Pool
+from .workers import Pool, PooledEngine
 from .workers import judge as _judge
 
 DRIVERS = {"win32": "sapi5", "darwin": "nsss"}
@@ -56,7 +56,7 @@ def _engine_id() -> str:
     return f"system/pyttsx3-{importlib.metadata.version('pyttsx3')}/{driver()}/{FINISH}"
 
 
-class SystemEngine:
+class SystemEngine(PooledEngine):
     """pyttsx3 with the platform's default driver, in a pool of worker processes."""
 
     name = "system"
@@ -71,18 +71,6 @@ class SystemEngine:
         self._pool = Pool(
             "system", size=workers or 1, timeout=timeout, startup_timeout=startup_timeout
         )
-
-    def __enter__(self) -> SystemEngine:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def start(self) -> None:
-        self._pool.start()
 
     def voices(self) -> tuple[VoiceInfo, ...]:
         self._pool.wait_ready()

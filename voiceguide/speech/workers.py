@@ -31,7 +31,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, Self
 
 from ..clip import Clip
 from ..errors import SpeechError
@@ -366,6 +366,24 @@ def judge(engine: str, rate: int) -> Callable[[Task, Clip], Clip | SpeechError]:
         )
 
     return check
+
+
+class PooledEngine:
+    """What the natural and system engines share: their pool's lifetime (start, close, `with`)."""
+
+    _pool: Pool
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def start(self) -> None:
+        self._pool.start()
 
 
 # --- The worker's side ----------------------------------------------------------------------
