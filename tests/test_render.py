@@ -6,7 +6,8 @@ from voiceguide.clip import SAMPLE_RATE, Clip
 from voiceguide.compiler import compile_routine, cue_texts
 from voiceguide.config import Settings
 from voiceguide.language import load_routine
-from voiceguide.render import SPEECH_PEAK, Renderer, leveled_speech, limit, render
+from voiceguide.loudness import SPEECH_PEAK_DBTP, TARGET_LUFS, lufs, peak_envelope
+from voiceguide.render import DESIGN_LUFS, Renderer, gain, leveled_speech, limit, render
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.timeline import Event, Section, Timeline, ms_to_samples
 
@@ -54,11 +55,10 @@ def test_speech_is_leveled_to_one_loudness_with_faded_edges() -> None:
     loud = np.sin(np.arange(4410) / 7) * 20000
     a = leveled_speech(Clip(quiet.astype("<i2").tobytes()))
     b = leveled_speech(Clip(loud.astype("<i2").tobytes()))
-    rms = [float(np.sqrt(np.mean(x[200:-200] ** 2))) for x in (a, b)]
-    assert rms[0] == pytest.approx(rms[1], rel=0.05)
     for x in (a, b):
+        assert lufs(x) == pytest.approx(TARGET_LUFS, abs=0.2)
         assert abs(x[0]) < 1e-6 and abs(x[-1]) < 0.01
-        assert np.abs(x).max() <= SPEECH_PEAK + 1e-6
+        assert 20 * np.log10(peak_envelope(x).max()) <= SPEECH_PEAK_DBTP + 0.05
 
 
 def test_overlapping_sounds_never_clip() -> None:
@@ -74,9 +74,14 @@ def test_overlapping_sounds_never_clip() -> None:
     assert limit(np.array([0.5], dtype=np.float32))[0] == 0.5
 
 
-def test_chimes_are_the_shipped_sounds() -> None:
+def test_chimes_are_the_shipped_sounds_moved_with_the_loudness() -> None:
+    """At the loudness they were made for, as shipped; 4 dB quieter, 4 dB down."""
     events = (Event(100, 800, "chime", name="hold-start"),)
-    pcm = render(one_section(*events), {})
+    pcm = render(one_section(*events), {}, loudness=DESIGN_LUFS)
+    quieter = render(one_section(*events), {}, loudness=DESIGN_LUFS - 4).astype(float)
+    assert np.abs(quieter).max() == pytest.approx(
+        np.abs(pcm).max() * gain(DESIGN_LUFS - 4), rel=0.01
+    )
     start = ms_to_samples(100, SAMPLE_RATE)
     chime = np.frombuffer(sounds.load("hold-start").pcm, dtype="<i2")
     body = slice(start + 200, start + len(chime) - 2000)

@@ -141,13 +141,17 @@ def prepare(
     engine_name: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
+    loudness: float | None = None,
 ) -> Prepared:
     """Synthesize every cue (cached clips first), then compile against the real clip lengths.
+    `loudness` (LUFS) is the target the routine is rendered at (default: TARGET_LUFS).
 
     The length limit applies to the estimated length, as `check` shows it, and is checked
     first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    if loudness is not None:
+        settings = replace(settings, loudness=loudness)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     _check_before_synthesis(routine, settings)
@@ -229,6 +233,7 @@ def export(
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
     force: bool = False,
+    loudness: float | None = None,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
     `force` replaces a read-only file; a file the export reads is never replaced."""
@@ -237,7 +242,7 @@ def export(
     exporter.check_targets(audio, transcript, force=force)
     routine = _load(routine)
     exporter.check_inputs((audio, transcript), input_files(routine))
-    _preload("numpy", "soundfile")
+    _preload("numpy", "soundfile", "pyloudnorm")
     prepared = prepare(
         routine,
         rate=rate,
@@ -245,12 +250,14 @@ def export(
         engine_name=engine_name,
         progress=progress,
         engine=engine,
+        loudness=loudness,
     )
     from .render import Renderer
 
     timeline = prepared.timeline
     with prepared.clips as clips:
-        renderer = Renderer(clips, prepared.settings.volume)
+        settings = prepared.settings
+        renderer = Renderer(clips, settings.volume, settings.loudness)
         exporter.export(
             timeline,
             (renderer.blocks(section) for section in timeline.sections),
@@ -341,6 +348,7 @@ def playing(
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
+    loudness: float | None = None,
 ) -> Iterator[Player]:
     """A Player for the routine, its audio being made in the background from the first cue on.
 
@@ -354,8 +362,11 @@ def playing(
     from .render import leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
 
+    _preload("pyloudnorm")  # the loudness meter (scipy) loads while the device and engine start
     routine = _load(routine)
     settings = settings_for(routine, rate=rate, voice=voice, engine_name=engine_name)
+    if loudness is not None:
+        settings = replace(settings, loudness=loudness)
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     expected = _check_before_synthesis(routine, settings)
@@ -371,7 +382,7 @@ def playing(
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
-            return to_pcm16(leveled_speech(clip) * settings.volume)
+            return to_pcm16(leveled_speech(clip, settings.loudness) * settings.volume)
 
         player = Player(program, sink, clock, speak)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
@@ -383,7 +394,10 @@ def playing(
 
 
 def _produce(
-    routine: Routine, settings: Settings, synthesizer: Synthesizer, program: Program
+    routine: Routine,
+    settings: Settings,
+    synthesizer: Synthesizer,
+    program: Program,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""
@@ -401,7 +415,7 @@ def _produce(
                     clips.add(done, clip, _entry(synthesizer, done, settings))
                 return clips.length_ms(text)
 
-            renderer = Renderer(clips, settings.volume)
+            renderer = Renderer(clips, settings.volume, settings.loudness)
             for section in compile_sections(routine, length, limit=False):
                 program.add(section, renderer.blocks(section))
         program.finish()

@@ -49,6 +49,14 @@ ENGINE = click.option(
     "system (your platform's voices). Default: the routine's, your config's, or natural.",
 )
 
+LOUDNESS = click.option(
+    "--loudness",
+    type=click.FloatRange(-30.0, -12.0),
+    default=None,
+    help="Integrated loudness in LUFS (-30 to -12; default -16, for phones), true peak at "
+    "most -1 dBTP. Play and export use the same.",
+)
+
 
 def _clock(ms: int) -> str:
     minutes, rest = divmod(ms, 60_000)
@@ -219,6 +227,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
 @RATE
 @VOICE
 @ENGINE
+@LOUDNESS
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
@@ -227,6 +236,7 @@ def export(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    loudness: float | None,
     force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
@@ -244,6 +254,7 @@ def export(
             transcript=transcript,
             progress=progress,
             force=force,
+            loudness=loudness,
         )
     _warn(timeline)
     click.echo(
@@ -257,6 +268,7 @@ def export(
 @RATE
 @VOICE
 @ENGINE
+@LOUDNESS
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--else-export",
@@ -269,6 +281,7 @@ def play(
     rate: int | None,
     voice: str | None,
     engine: str | None,
+    loudness: float | None,
     yes: bool,
     else_export: Path | None,
 ) -> None:
@@ -284,7 +297,7 @@ def play(
     with contextlib.ExitStack() as stack:
         try:
             player = stack.enter_context(
-                api.playing(routine, rate=rate, voice=voice, engine_name=engine)
+                api.playing(routine, rate=rate, voice=voice, engine_name=engine, loudness=loudness)
             )
         except AudioDeviceError as exc:
             if else_export is None:
@@ -293,7 +306,7 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice, engine)
+            _export_instead(routine, else_export, rate, voice, engine, loudness)
             return
         _warn(api.compile(routine, rate=rate, voice=voice, estimate_only=True))  # fast
         if not yes:  # asked only when there is something to play on
@@ -318,7 +331,12 @@ def _briefing(spec: str) -> str:
 
 
 def _export_instead(
-    routine: str, audio: Path, rate: int | None, voice: str | None, engine: str | None
+    routine: str,
+    audio: Path,
+    rate: int | None,
+    voice: str | None,
+    engine: str | None,
+    loudness: float | None = None,
 ) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
@@ -330,6 +348,7 @@ def _export_instead(
             engine_name=engine,
             transcript=transcript,
             progress=progress,
+            loudness=loudness,
         )
     click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
 

@@ -28,6 +28,8 @@ class Settings:
     volume: float = 1.0
     engine: str | None = None
     """The speech engine asked for (command line, routine, config); None: the default."""
+    loudness: float = -16.0
+    """Integrated loudness of the routine, LUFS (render.py, loudness.py)."""
 
 
 def config_dir() -> Path:

@@ -13,20 +13,22 @@ import numpy.typing as npt
 
 from . import sounds
 from .clip import SAMPLE_RATE, Clip
+from .loudness import SPEECH_PEAK_DBTP, TARGET_LUFS, db, leveled
 from .timeline import Section, Timeline, ms_to_samples
 
 Samples = npt.NDArray[np.int16]
 Floats = npt.NDArray[np.float32]
 
-SPEECH_RMS = 0.12
-"""Every cue is brought to this loudness (about -18 dBFS), so no cue is quieter than another."""
-SPEECH_PEAK = 0.7
-"""... but never above this peak (-3 dBFS): headroom for a soft breath tone under the voice."""
+DESIGN_LUFS = -19.0
+"""The speech loudness the chimes were made to sit beside: at another loudness, the chimes
+(and everything else that is not speech) move by the same number of dB as the voice."""
 FADE_MS = 5
 """Fade at every clip edge: no clicks where a clip starts or stops mid-waveform."""
 BLOCK_S = 10
-KNEE, CEILING = 0.9, 0.98
-"""Above KNEE the mix is bent smoothly toward CEILING instead of clipping at full scale."""
+KNEE, CEILING = 0.7, 0.79
+"""Above KNEE (-3.1 dBFS, a cue's own true-peak ceiling) the mix is bent smoothly toward
+CEILING (-2 dBFS) instead of clipping: where a tone under the voice meets a peak, the routine
+still stays under TRUE_PEAK_DBTP (a bent peak overshoots a little between samples)."""
 
 
 def _floats(clip: Clip) -> Floats:
@@ -45,13 +47,15 @@ def _faded(x: Floats) -> Floats:
     return x
 
 
-def leveled_speech(clip: Clip) -> Floats:
-    x = _floats(clip)
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
-    peak = float(np.abs(x).max()) if len(x) else 0.0
-    if rms > 0:
-        x = x * min(SPEECH_RMS / rms, SPEECH_PEAK / peak)
-    return _faded(x.astype(np.float32))
+def leveled_speech(clip: Clip, loudness: float = TARGET_LUFS) -> Floats:
+    """The cue at `loudness` (LUFS, BS.1770), its true peak at most SPEECH_PEAK_DBTP: every
+    cue equally loud, whatever the engine or the text."""
+    return _faded(leveled(_floats(clip), loudness, SPEECH_PEAK_DBTP))
+
+
+def gain(loudness: float) -> float:
+    """What everything but speech is scaled by for a routine at `loudness`."""
+    return db(loudness - DESIGN_LUFS)
 
 
 def limit(x: Floats) -> Floats:
@@ -77,6 +81,8 @@ class Renderer:
     clips: Mapping[str, Clip]
     """Speech clips by text."""
     volume: float = 1.0
+    loudness: float = TARGET_LUFS
+    """The routine's integrated loudness, LUFS: known before any block is rendered."""
     keep: int = 8
     """Leveled speech clips kept: a block overlaps two or three."""
     _speech: OrderedDict[str, Floats] = field(default_factory=OrderedDict)
@@ -86,13 +92,14 @@ class Renderer:
         if kind == "speech":
             x = self._speech.get(key)
             if x is None:
-                x = self._speech[key] = leveled_speech(self.clips[key])
+                x = self._speech[key] = leveled_speech(self.clips[key], self.loudness)
                 while len(self._speech) > self.keep:
                     self._speech.popitem(last=False)
             self._speech.move_to_end(key)
             return x
         if key not in self._chimes:  # a routine uses a few short ones, many times
-            self._chimes[key] = _faded(_floats(sounds.load(key)))
+            chime = _faded(_floats(sounds.load(key))) * np.float32(gain(self.loudness))
+            self._chimes[key] = chime.astype(np.float32)
         return self._chimes[key]
 
     def section(self, section: Section) -> Samples:
@@ -131,7 +138,12 @@ class Renderer:
             yield self.section(section)
 
 
-def render(timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0) -> Samples:
+def render(
+    timeline: Timeline,
+    clips: Mapping[str, Clip],
+    volume: float = 1.0,
+    loudness: float = TARGET_LUFS,
+) -> Samples:
     """The whole routine as one array (for tests and short routines; export streams sections)."""
-    parts = list(Renderer(clips, volume).sections(timeline))
+    parts = list(Renderer(clips, volume, loudness).sections(timeline))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
