@@ -117,7 +117,7 @@ def test_an_unknown_config_key_is_warned_with_the_closest(run) -> None:
     assert result.status == 0
     assert warnings(result) == [
         f"warning: {config_path()}: voise: unknown setting, ignored (did you mean 'voice'?); "
-        "settings: rate, voice, volume, engine, screened, cache_limit_mb"
+        "settings: rate, voice, volume, engine, screened, cache_limit_mb, ambience"
     ]
     config_path().write_text('voice = "en-us"\nrate = 140\nscreened = true\n')
     assert warnings(run("check", "self-hug")) == []

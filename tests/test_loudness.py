@@ -48,6 +48,14 @@ def test_an_export_is_at_minus_16_lufs_with_a_true_peak_under_minus_1(tmp_path, 
     assert peak <= -1.0
 
 
+def test_a_bed_leaves_the_loudness_where_it_was(tmp_path) -> None:
+    path = tmp_path / "desk.flac"
+    api.export("desk-break", path, engine_name="espeak", ambience="brown-noise")
+    integrated, peak = ebur128(path)
+    assert -17.0 <= integrated <= -15.0
+    assert peak <= -1.0
+
+
 def test_loudness_changes_the_target(tmp_path, run) -> None:
     path = tmp_path / "desk.wav"
     result = run("export", "desk-break", "--engine", "espeak", "--loudness", "-23", "-o", str(path))

@@ -132,3 +132,40 @@ def rest_after(rest: Rest, skip: int) -> Rest:
     """`rest` without its first `skip` samples (what the player asks the program for)."""
     (stored, start, stop), *others = rest.parts
     return Rest(((stored, start + skip, stop), *others))
+
+
+@pytest.mark.speech
+def test_a_60_minute_export_with_a_bed_stays_within_the_benchs_bound(tmp_path: Path) -> None:
+    """The bench's bound for a 60-minute export (200 MB of RSS, scripts/bench_lib/sections.py),
+    with the bed mixed under every block: max RSS of the export process, espeak-ng speaking."""
+    import subprocess
+    import sys
+
+    steps = ", ".join(
+        f'{{ say = "Part {n}: breathe slowly, and let your shoulders soften." }}, {{ hold = 290 }}'
+        for n in range(12)
+    )
+    routine = tmp_path / "hour.toml"
+    routine.write_text(
+        f'title = "An hour"\n[[technique]]\ntitle = "Long holds"\nsteps = [{steps}]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "hour.flac"
+    args = ["export", str(routine), "-o", str(out), "--engine", "espeak"]
+    # A small process starts the export and reports its peak: a child forked from this
+    # large test process would count this process's pages in its own peak.
+    measure = (
+        "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]);"
+        " _, status, usage = os.wait4(p.pid, 0);"
+        " print(usage.ru_maxrss); sys.exit(os.waitstatus_to_exitcode(status))"
+    )
+    command = [sys.executable, "-m", "voiceguide", *args, "--ambience", "brown-noise"]
+    done = subprocess.run([sys.executable, "-c", measure, *command], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    peak_mb = int(done.stdout.split()[-1]) / 1024
+    assert peak_mb <= 200, f"{peak_mb:.0f} MB"
+    import soundfile
+
+    assert soundfile.info(str(out)).frames > 60 * 60 * 22050 * 0.98
+    quiet, _ = soundfile.read(str(out), start=200 * 22050, stop=210 * 22050, dtype="int16")
+    assert np.abs(quiet).max() > 100  # inside a hold: the bed alone

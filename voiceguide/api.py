@@ -22,6 +22,7 @@ from .language import Routine
 from .timeline import Timeline
 
 if TYPE_CHECKING:
+    from .ambience import Bed
     from .player import Player
     from .program import Program
     from .render import Samples
@@ -234,14 +235,19 @@ def export(
     engine: Synthesizer | None = None,
     force: bool = False,
     loudness: float | None = None,
+    ambience: str | None = None,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
-    `force` replaces a read-only file; a file the export reads is never replaced."""
+    `force` replaces a read-only file; a file the export reads is never replaced.
+    `ambience`: a bed's name, "off" or a WAV (see `bed`); None: the routine's or config's."""
     from . import export as exporter
 
     exporter.check_targets(audio, transcript, force=force)
     routine = _load(routine)
     exporter.check_inputs((audio, transcript), input_files(routine))
+    bed_ = bed(routine, ambience)
+    if bed_ is not None and Path(bed_.name).is_absolute():  # the user's own WAV
+        exporter.check_inputs((audio, transcript), [Path(bed_.name)])
     _preload("numpy", "soundfile", "pyloudnorm")
     prepared = prepare(
         routine,
@@ -257,7 +263,7 @@ def export(
     timeline = prepared.timeline
     with prepared.clips as clips:
         settings = prepared.settings
-        renderer = Renderer(clips, settings.volume, settings.loudness)
+        renderer = Renderer(clips, settings.volume, settings.loudness, bed_)
         exporter.export(
             timeline,
             (renderer.blocks(section) for section in timeline.sections),
@@ -267,6 +273,31 @@ def export(
             force=force,
         )
     return timeline
+
+
+def bed(routine: Routine, ambience: str | None = None) -> Bed | None:
+    """The bed under the routine: `ambience` (from the command line: a name, "off", or a WAV
+    inside the routine's folder or the config folder), else the routine's, else the config's
+    (a WAV there is inside the config folder), else none."""
+    from . import ambience as beds
+    from .config import config_dir, config_path, read_config
+
+    folders = [routine.path.parent] if routine.path else []
+    if ambience is not None:
+        return beds.load(ambience, [Path.cwd()], "--ambience", [*folders, config_dir()])
+    if routine.ambience is not None:
+        return beds.load(routine.ambience, folders, f"{routine.source}: ambience", folders)
+    value = read_config().get("ambience")
+    if value is None:
+        return None
+    where = f"{config_path()}: ambience"
+    if not isinstance(value, str):
+        from .errors import Problem, RoutineError
+
+        raise RoutineError(
+            [Problem(str(config_path()), "ambience", f"must be text, got {value!r}")]
+        )
+    return beds.load(value, [config_dir()], where, [config_dir()])
 
 
 def input_files(routine: Routine) -> list[Path]:
@@ -349,6 +380,7 @@ def playing(
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
     loudness: float | None = None,
+    ambience: str | None = None,
 ) -> Iterator[Player]:
     """A Player for the routine, its audio being made in the background from the first cue on.
 
@@ -359,7 +391,7 @@ def playing(
 
     from .player import Player
     from .program import Program
-    from .render import leveled_speech, to_pcm16
+    from .render import Renderer, leveled_speech, to_pcm16
     from .sink import SimpleaudioSink, SystemClock
 
     _preload("pyloudnorm")  # the loudness meter (scipy) loads while the device and engine start
@@ -370,6 +402,7 @@ def playing(
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     expected = _check_before_synthesis(routine, settings)
+    bed_ = bed(routine, ambience)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
@@ -378,7 +411,11 @@ def playing(
         _engine(engine, settings, workers=1) as confirmations,
     ):
         program = Program(routine.title, expected_ms=expected, folder=_audio_folder(synthesizer))
-        _background(_produce, routine, settings, synthesizer, program)
+        if bed_ is not None:  # "+" in a hold opens more of the bed, not a hole in it
+            program.fill = Renderer(
+                clips={}, volume=settings.volume, loudness=settings.loudness, ambience=bed_
+            ).filler
+        _background(_produce, routine, settings, synthesizer, program, bed_)
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
@@ -398,6 +435,7 @@ def _produce(
     settings: Settings,
     synthesizer: Synthesizer,
     program: Program,
+    bed_: Bed | None = None,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""
@@ -415,7 +453,7 @@ def _produce(
                     clips.add(done, clip, _entry(synthesizer, done, settings))
                 return clips.length_ms(text)
 
-            renderer = Renderer(clips, settings.volume, settings.loudness)
+            renderer = Renderer(clips, settings.volume, settings.loudness, bed_)
             for section in compile_sections(routine, length, limit=False):
                 program.add(section, renderer.blocks(section))
         program.finish()

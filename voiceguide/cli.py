@@ -56,6 +56,14 @@ LOUDNESS = click.option(
     help="Integrated loudness in LUFS (-30 to -12; default -16, for phones), true peak at "
     "most -1 dBTP. Play and export use the same.",
 )
+AMBIENCE = click.option(
+    "--ambience",
+    metavar="NAME|FILE.wav|off",
+    default=None,
+    help="A calm bed under the routine that ducks under the voice: brown-noise, drone, a "
+    ".wav in the routine's or the config folder, or off. Default: the routine's, your "
+    "config's, or off.",
+)
 
 
 def _clock(ms: int) -> str:
@@ -228,6 +236,7 @@ def check(files: Sequence[str], rate: int | None) -> None:
 @VOICE
 @ENGINE
 @LOUDNESS
+@AMBIENCE
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def export(
     routine: str,
@@ -237,6 +246,7 @@ def export(
     voice: str | None,
     engine: str | None,
     loudness: float | None,
+    ambience: str | None,
     force: bool,
 ) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
@@ -255,6 +265,7 @@ def export(
             progress=progress,
             force=force,
             loudness=loudness,
+            ambience=ambience,
         )
     _warn(timeline)
     click.echo(
@@ -269,6 +280,7 @@ def export(
 @VOICE
 @ENGINE
 @LOUDNESS
+@AMBIENCE
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--else-export",
@@ -282,6 +294,7 @@ def play(
     voice: str | None,
     engine: str | None,
     loudness: float | None,
+    ambience: str | None,
     yes: bool,
     else_export: Path | None,
 ) -> None:
@@ -306,7 +319,7 @@ def play(
                     f"voiceguide export {routine} -o FILE.mp3"
                 ) from exc
             click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, rate, voice, engine, loudness)
+            _export_instead(routine, else_export, rate, voice, engine, loudness, ambience)
             return
         _warn(api.compile(routine, rate=rate, voice=voice, estimate_only=True))  # fast
         if not yes:  # asked only when there is something to play on
@@ -337,6 +350,7 @@ def _export_instead(
     voice: str | None,
     engine: str | None,
     loudness: float | None = None,
+    ambience: str | None = None,
 ) -> None:
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
@@ -349,6 +363,7 @@ def _export_instead(
             transcript=transcript,
             progress=progress,
             loudness=loudness,
+            ambience=ambience,
         )
     click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
 

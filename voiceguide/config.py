@@ -15,7 +15,7 @@ DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
-CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened", "cache_limit_mb")
+CONFIG_KEYS = ("rate", "voice", "volume", "engine", "screened", "cache_limit_mb", "ambience")
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
 

@@ -100,6 +100,8 @@ class Routine:
     rate: int | None = None
     voice: str | None = None
     engine: str | None = None
+    ambience: str | None = None
+    """A bed's name, "off", or the absolute path of a WAV in the routine's folder."""
     transition_ms: int = DEFAULT_TRANSITION_MS
     path: Path | None = None
     """The routine file, which an export must never write over."""
@@ -214,6 +216,18 @@ def _sound(value: object) -> str:
     return name
 
 
+def _ambience(value: object) -> str:
+    from .ambience import BEDS, OFF
+
+    name = _text(value, 200)
+    if name not in BEDS and name != OFF and not name.lower().endswith(".wav"):
+        raise _Bad(
+            f"must name a bed ({', '.join(BEDS)}), be {OFF!r}, or a .wav file in the "
+            f"routine's folder, {_found(value)}"
+        )
+    return name
+
+
 def _engine(value: object) -> str:
     if not isinstance(value, str) or value not in ENGINES:
         raise _Bad(f"must be one of {', '.join(ENGINES)}, got {_found(value)}")
@@ -265,6 +279,7 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("rate", _whole(RATE_MIN, RATE_MAX, "words per minute"), False),
     ("voice", lambda v: _text(v, 100), False),
     ("engine", _engine, False),
+    ("ambience", _ambience, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),
 )
@@ -300,12 +315,12 @@ class _Reader:
     """The routine file's folder: the only place its own sound files may come from."""
     problems: list[Problem] = field(default_factory=list)
 
-    def sound_file(self, name: str, place: str) -> str | None:
+    def sound_file(self, name: str, place: str, key: str = "chime") -> str | None:
         """The absolute path of a routine's own sound, if it is a real audio file inside the
         routine's folder (no absolute paths, no "..", no link leading out)."""
         from . import sounds
 
-        where = f"{place}, chime"
+        where = f"{place}, {key}" if place else key
         if self.folder is None:
             self.problem(where, "a sound file can only be used from a routine file")
             return None
@@ -564,6 +579,9 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
             f"a routine may run at most {MAX_STEP_RUNS} steps in all (every rep and side "
             f"counted), this one runs {runs}",
         )
+    ambience = values.get("ambience")
+    if ambience is not None and ambience.lower().endswith(".wav"):
+        ambience = reader.sound_file(ambience, "", "ambience")
     if reader.problems:
         raise RoutineError(reader.problems)
     return Routine(
@@ -574,6 +592,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         rate=values.get("rate"),
         voice=values.get("voice"),
         engine=values.get("engine"),
+        ambience=ambience,
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )
 

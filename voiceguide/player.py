@@ -347,7 +347,7 @@ class Player:
             buf[cut + gap + low : cut + gap + high] = buf[cut + low : cut + high]
             if self._mapping is not None:
                 release(self._mapping, cut + low, cut + gap + high)
-        buf[cut : cut + gap] = 0
+        buf[cut : cut + gap] = self.program.gap(_grid(at_ms), gap)
         self._main_len += gap
         self._mark()
 

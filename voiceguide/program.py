@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,14 @@ class Program:
     """Guards everything above; notified whenever a section arrives or the making ends."""
     folder: Path | None = None
     """Where the audio files go (None: the system's temporary folder)."""
+    fill: Callable[[int, int], Samples] | None = None
+    """What "+" opens at a sample, for so many samples: silence, or the bed going on."""
+
+    def gap(self, at: int, samples: int) -> Samples:
+        """The audio for time added at sample `at` (render.Renderer.filler, or silence)."""
+        if self.fill is None:
+            return np.zeros(samples, dtype=np.int16)
+        return self.fill(at, samples)
 
     def add(self, section: Section, blocks: Iterable[Samples]) -> None:
         """A section made, with its audio (stored on disk first, outside the lock)."""
@@ -107,7 +115,7 @@ class Program:
             )
             self.sections[index] = replace(section, duration=section.duration + ms, events=events)
             cut = grid(at_ms) - grid(section.start)
-            gap = np.zeros(grid(at_ms + ms) - grid(at_ms), dtype=np.int16)
+            gap = self.gap(grid(at_ms), grid(at_ms + ms) - grid(at_ms))
             old = self.pcm[index]
             self.pcm[index] = Stored(
                 itertools.chain(old.pieces(0, cut), [gap], old.pieces(cut)), self.folder

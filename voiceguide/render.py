@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import sounds
+from .ambience import Bed, Duck, ducks_of
 from .clip import SAMPLE_RATE, Clip
 from .loudness import SPEECH_PEAK_DBTP, TARGET_LUFS, db, leveled
 from .timeline import Section, Timeline, ms_to_samples
@@ -83,8 +84,13 @@ class Renderer:
     volume: float = 1.0
     loudness: float = TARGET_LUFS
     """The routine's integrated loudness, LUFS: known before any block is rendered."""
+    ambience: Bed | None = None
+    """A bed under the whole routine (ambience.py), or none."""
     keep: int = 8
     """Leveled speech clips kept: a block overlaps two or three."""
+    _before: tuple[int, list[Duck]] = (-1, [])
+    """The end of the section rendered last and its cues' dips: a release runs on into the
+    next section (sections are rendered in order, by export and by the player alike)."""
     _speech: OrderedDict[str, Floats] = field(default_factory=OrderedDict)
     _chimes: dict[str, Floats] = field(default_factory=dict)
 
@@ -121,10 +127,17 @@ class Renderer:
                 at = ms_to_samples(event.start, SAMPLE_RATE)
                 until = ms_to_samples(event.start + event.duration + 1, SAMPLE_RATE) + 1
                 sounding.append((at, until, event.kind, key))
+        ducks = ducks_of(section)
+        if self._before[0] == first:
+            ducks = self._before[1] + ducks
+        self._before = (end, ducks_of(section))
         step = BLOCK_S * SAMPLE_RATE
         for lo in range(first, end, step):
             hi = min(lo + step, end)
             mix = np.zeros(hi - lo, dtype=np.float32)
+            if self.ambience is not None:
+                level = self.ambience.level(self.loudness)
+                mix += self.ambience.block(lo, hi, section, ducks, level)
             for at, until, kind, key in sounding:
                 if at < hi and until > lo:
                     x = self._clip(kind, key)[: max(0, end - at)]
@@ -132,6 +145,20 @@ class Renderer:
                         a, b = max(at, lo), min(at + len(x), hi)
                         mix[a - lo : b - lo] += x[a - at : b - at]
             yield to_pcm16(mix * np.float32(self.volume))
+
+    def filler(self, at: int, samples: int) -> Samples:
+        """Audio for time added at sample `at` in the quiet of a hold (the player's "+"):
+        the bed going on from there, its last 50 ms crossfaded into the bed just before
+        `at`, so it meets what follows (rendered from `at` on) without a step."""
+        if self.ambience is None:
+            return np.zeros(samples, dtype=np.int16)
+        bed = self.ambience
+        x = bed.samples(at, at + samples)
+        c = min(samples, SAMPLE_RATE // 20)
+        if c:
+            theta = np.linspace(0.0, np.pi / 2, c, dtype=np.float32)
+            x[-c:] = x[-c:] * np.cos(theta) + bed.samples(at - c, at) * np.sin(theta)
+        return to_pcm16(x * np.float32(bed.level(self.loudness) * self.volume))
 
     def sections(self, timeline: Timeline) -> Iterator[Samples]:
         for section in timeline.sections:
@@ -143,7 +170,8 @@ def render(
     clips: Mapping[str, Clip],
     volume: float = 1.0,
     loudness: float = TARGET_LUFS,
+    ambience: Bed | None = None,
 ) -> Samples:
     """The whole routine as one array (for tests and short routines; export streams sections)."""
-    parts = list(Renderer(clips, volume, loudness).sections(timeline))
+    parts = list(Renderer(clips, volume, loudness, ambience).sections(timeline))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
