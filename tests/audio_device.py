@@ -1,13 +1,14 @@
 """A real (virtual) audio device for tests: PulseAudio null sink + ALSA routing.
 
 ``virtual_device()`` starts a private, user-mode PulseAudio daemon (its own HOME and
-XDG_RUNTIME_DIR under a temporary directory) with one null sink at 22050 Hz mono s16le,
+XDG_RUNTIME_DIR under a temporary directory) with one null sink at 22050 Hz stereo s16le,
 routes ALSA's default PCM there through an ``.asoundrc``, and tears everything down by
 PID on exit (also on failure / Ctrl-C; the children additionally get a parent-death
 signal through ``setpriv`` when it is available, so even a killed pytest leaves nothing
 behind).  Anything that plays through ALSA (so simpleaudio) in a subprocess started with
 ``device.env`` ends up in the sink; ``device.record()`` captures the sink's monitor.
-At 22050 Hz mono the recording is bit-identical to what was played.
+At 22050 Hz stereo the recording is bit-identical to what was played (frames x 2; a mono
+stream is copied to both channels).
 
 Wire the session fixture into ``tests/conftest.py`` with::
 
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 22050
+CHANNELS = 2
+"""The sink's: voiceguide plays in stereo."""
 SINK_NAME = "voiceguide_test"
 REQUIRED_TOOLS = ("pulseaudio", "pactl", "parec")
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
@@ -98,7 +101,7 @@ def _stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> N
 
 
 class Recorder:
-    """Records the sink monitor into ``path`` (WAV, s16le mono) while the context is open.
+    """Records the sink monitor into ``path`` (WAV, s16le stereo) while the context is open.
 
     ``started_at`` is the ``time.monotonic()`` reading taken right after the recording
     stream was confirmed connected, i.e. roughly the wall time of sample 0 (all processes
@@ -123,7 +126,7 @@ class Recorder:
             "-d",
             dev.monitor,
             f"--rate={dev.rate}",
-            "--channels=1",
+            f"--channels={CHANNELS}",
             "--format=s16le",
             "--file-format=wav",
             "--latency-msec=10",
@@ -163,13 +166,13 @@ class Recorder:
             self.device._children.remove(self._proc)
 
     def samples(self) -> Int16Array:
-        """The recorded samples (1-D int16). Only valid after stop()."""
+        """The recorded frames (int16, frames x CHANNELS). Only valid after stop()."""
         if not self._stopped:
             raise DeviceError("Recorder.samples() called before the recording stopped")
         data, rate = soundfile.read(str(self.path), dtype="int16", always_2d=True)
-        if rate != self.device.rate or data.shape[1] != 1:
+        if rate != self.device.rate or data.shape[1] != CHANNELS:
             raise DeviceError(f"unexpected recording format: {rate} Hz, {data.shape[1]} ch")
-        result: Int16Array = np.ascontiguousarray(data[:, 0])
+        result: Int16Array = np.ascontiguousarray(data)
         return result
 
     def __enter__(self) -> Recorder:
@@ -370,7 +373,8 @@ def virtual_device(
             "--log-target=stderr",
             "-n",
             "--load=module-native-protocol-unix auth-anonymous=1",
-            f"--load=module-null-sink sink_name={sink} rate={rate} channels=1 format=s16le",
+            f"--load=module-null-sink sink_name={sink} rate={rate} channels={CHANNELS} "
+            "format=s16le",
         ]
         started = time.monotonic()
         with open(log_path, "wb") as log_file:
@@ -423,14 +427,25 @@ def virtual_device(
 # --------------------------------------------------------------------------- analysis
 
 
+def _mono(x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Frames (1-D, or frames x channels) as one signal: the channels summed."""
+    a = np.asarray(x, dtype=np.float64)
+    return a.sum(axis=1) if a.ndim == 2 else a.ravel()
+
+
+def _loudest(x: npt.ArrayLike) -> npt.NDArray[np.int32]:
+    """Each frame's largest magnitude over its channels."""
+    a = np.abs(np.asarray(x).astype(np.int32))
+    return a.max(axis=1) if a.ndim == 2 else a.ravel()
+
+
 def find_offset(recording: npt.ArrayLike, reference: npt.ArrayLike) -> int:
     """Sample index in ``recording`` where ``reference`` starts (FFT cross-correlation).
 
     Only full overlaps are considered, so len(recording) >= len(reference) is required.
     O(n log n): a few minutes of 22050 Hz audio take well under a second.
     """
-    rec = np.asarray(recording, dtype=np.float64).ravel()
-    ref = np.asarray(reference, dtype=np.float64).ravel()
+    rec, ref = _mono(recording), _mono(reference)
     if ref.size == 0 or rec.size < ref.size:
         raise ValueError(f"reference ({ref.size}) must be non-empty and fit in ({rec.size})")
     n = 1 << int(rec.size + ref.size - 1).bit_length()
@@ -444,8 +459,7 @@ def locate(
 ) -> tuple[int, float]:
     """Where, within ``search`` samples of ``expected``, ``piece`` was heard in ``recording``:
     (samples from ``expected``, normalized similarity 0..1 there)."""
-    ref = np.asarray(piece, dtype=np.float64).ravel()
-    rec = np.asarray(recording, dtype=np.float64).ravel()
+    ref, rec = _mono(piece), _mono(recording)
     lo = max(0, expected - search)
     window = rec[lo : expected + ref.size + search]
     if window.size < ref.size or not ref.any():
@@ -462,7 +476,7 @@ def first_sound(recording: npt.ArrayLike, threshold: int = 1) -> int:
 
     Raises ValueError if there is none.
     """
-    mags = np.abs(np.asarray(recording).astype(np.int32).ravel())
+    mags = _loudest(recording)
     hits = np.flatnonzero(mags >= threshold)
     if hits.size == 0:
         raise ValueError(f"no sample reaches {threshold}")
@@ -471,7 +485,7 @@ def first_sound(recording: npt.ArrayLike, threshold: int = 1) -> int:
 
 def onsets(recording: npt.ArrayLike, threshold: int = 1, min_gap: int = 441) -> list[int]:
     """Start indices of sounds separated by at least ``min_gap`` quiet samples."""
-    mags = np.abs(np.asarray(recording).astype(np.int32).ravel())
+    mags = _loudest(recording)
     loud = np.flatnonzero(mags >= threshold)
     if loud.size == 0:
         return []

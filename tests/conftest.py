@@ -105,25 +105,25 @@ def isolated_config(
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
 
 
-def decode(path: Path) -> np.ndarray:
-    """The audio as ffmpeg (a decoder we did not write) reads it; fails on any decode error."""
+def channels(path: Path) -> int:
+    """How many channels ffprobe finds in the file's audio stream."""
     result = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-",
-        ],
+        ["ffprobe", "-v", "error", "-show_entries", "stream=channels", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return int(result.stdout.split()[0])
+
+
+def decode(path: Path) -> np.ndarray:
+    """The audio as ffmpeg (a decoder we did not write) reads it, frames x channels; fails on
+    any decode error."""
+    count = channels(path)
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ar", str(SAMPLE_RATE), "-"],
         capture_output=True,
         check=True,
     )
     assert result.stderr == b"", result.stderr.decode(errors="replace")
-    return np.frombuffer(result.stdout, dtype="<i2")
+    return np.frombuffer(result.stdout, dtype="<i2").reshape(-1, count)

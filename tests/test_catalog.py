@@ -88,7 +88,7 @@ def test_play_says_what_to_fetch_and_how_to_sit(run, monkeypatch) -> None:
         yield Player()
 
     monkeypatch.setattr(api, "playing", playing)
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.session, "_interactive", lambda: True)
     monkeypatch.setattr("click.termui.visible_prompt_func", lambda *_: "")
     remember_all(screening.clean(screening.today()))
     result = run("play", "desk-break")

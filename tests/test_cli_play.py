@@ -36,7 +36,7 @@ def no_device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, *answers: str) -> None:
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.session, "_interactive", lambda: True)
     replies = iter(answers)
     monkeypatch.setattr("click.termui.visible_prompt_func", lambda *_: next(replies))
 
@@ -55,7 +55,7 @@ def test_all_no_is_remembered_and_then_plays(run, monkeypatch, device) -> None:
     assert result.status == 0, result.err
     assert device == [SHORT, "run"]
     assert read_config()["screened"] is True
-    monkeypatch.setattr(cli, "_interactive", lambda: False)
+    monkeypatch.setattr(cli.session, "_interactive", lambda: False)
     assert run("play", SHORT).status == 0 and device == [SHORT, "run", SHORT, "run"]
 
 

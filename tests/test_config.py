@@ -60,7 +60,7 @@ def fixed_day(monkeypatch: pytest.MonkeyPatch) -> None:
 def answered_no(monkeypatch: pytest.MonkeyPatch, device: list[str]) -> list[str]:
     """`play` on a terminal, with every safety question answered no on standard input, and a
     sound device that plays nothing (what ran)."""
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.session, "_interactive", lambda: True)
     answers = "n\n" * len(QUESTIONS) + "\n"  # and Enter to begin
     monkeypatch.setattr("sys.stdin", io.StringIO(answers))
     return device

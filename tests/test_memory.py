@@ -19,6 +19,7 @@ from voiceguide.store import ClipStore
 from voiceguide.tape import Rest
 
 from .conftest import decode
+from .memory_probe import watch
 
 WORDS = ["slowly", "gently", "breathe", "shoulders", "ribs", "spine", "chest", "neck", "jaw"]
 
@@ -112,19 +113,21 @@ def test_stored_audio_reads_back_in_pieces_and_a_released_buffer_keeps_its_data(
     from voiceguide.tape import PIECE, Stored, mapped, release
 
     rng = np.random.default_rng(1)
-    a = rng.integers(-30000, 30000, PIECE + 12345, dtype=np.int16)
-    b = rng.integers(-30000, 30000, 999, dtype=np.int16)
+    a = rng.integers(-30000, 30000, (PIECE + 12345, 2), dtype=np.int16)
+    b = rng.integers(-30000, 30000, (999, 2), dtype=np.int16)
     first, second = Stored([a[:5000], a[5000:]], tmp_path), Stored([b], tmp_path)
     assert len(first) == len(a) and np.array_equal(first[7 : PIECE + 9], a[7 : PIECE + 9])
     assert np.array_equal(np.concatenate([first, second]), np.concatenate([a, b]))
     assert list(os.listdir(tmp_path)) == [], "unnamed files: nothing to leave behind"
     rest = Rest(((first, 100, len(a)), (second, 0, len(b))))
-    buffer, mapping = mapped(len(rest) + 50, tmp_path)
+    assert rest.channels == 2
+    buffer, mapping = mapped(len(rest) + 50, tmp_path, 2)
     assert rest.copy_to(buffer, 10, 3000, mapping) == 3000  # a start, then the rest
     done = 3000 + rest_after(rest, 3000).copy_to(buffer, 3010, len(rest), mapping)
     assert done == len(rest)
-    release(mapping, 0, len(buffer))
-    expected = np.concatenate([np.zeros(10, np.int16), a[100:], b, np.zeros(40, np.int16)])
+    release(mapping, 0, len(buffer), 2)
+    silence = np.zeros((10, 2), np.int16)
+    expected = np.concatenate([silence, a[100:], b, np.zeros((40, 2), np.int16)])
     assert np.array_equal(buffer, expected)
 
 
@@ -132,3 +135,36 @@ def rest_after(rest: Rest, skip: int) -> Rest:
     """`rest` without its first `skip` samples (what the player asks the program for)."""
     (stored, start, stop), *others = rest.parts
     return Rest(((stored, start + skip, stop), *others))
+
+
+@pytest.mark.speech
+def test_a_60_minute_export_with_a_bed_stays_within_the_benchs_bound(tmp_path: Path) -> None:
+    """The bench's bound for a 60-minute export (200 MB of RSS, scripts/bench_lib/sections.py),
+    in stereo with the bed mixed under every block: the peak of the export process and its
+    speech workers (memory_probe), espeak-ng speaking."""
+    import subprocess
+    import sys
+
+    steps = ", ".join(
+        f'{{ say = "Part {n}: breathe slowly, and let your shoulders soften." }}, {{ hold = 290 }}'
+        for n in range(12)
+    )
+    routine = tmp_path / "hour.toml"
+    routine.write_text(
+        f'title = "An hour"\n[[technique]]\ntitle = "Long holds"\nsteps = [{steps}]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "hour.flac"
+    command = [sys.executable, "-m", "voiceguide", "export", str(routine), "-o", str(out)]
+    command += ["--engine", "espeak", "--ambience", "brown-noise"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE)
+    peak_mb = watch(proc)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert peak_mb <= 200, f"{peak_mb:.0f} MB"
+    import soundfile
+
+    assert soundfile.info(str(out)).frames > 60 * 60 * 22050 * 0.98
+    quiet, _ = soundfile.read(str(out), start=200 * 22050, stop=210 * 22050, dtype="int16")
+    assert quiet.shape[1] == 2
+    assert np.abs(quiet).max() > 100  # inside a hold: the bed alone

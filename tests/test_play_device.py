@@ -60,7 +60,7 @@ def sounds(events: tuple[Event, ...]) -> list[Event]:
 
 def test_play_sounds_exactly_like_the_export_on_time(audio_device: VirtualDevice) -> None:
     prepared = api.prepare(SHORT)  # fills the cache: play and this test use the same clips
-    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
+    reference = render(prepared.timeline, prepared.clips)
     with audio_device.record("play") as recorder:
         proc = play(audio_device, SHORT, "--yes")
         out, err = proc.communicate(timeout=prepared.timeline.duration / 1000 + 60)
@@ -83,6 +83,13 @@ def test_play_sounds_exactly_like_the_export_on_time(audio_device: VirtualDevice
         heard = recording[first + a + shift : first + b + shift]
         assert len(heard) == b - a, "the recording ends before the routine"
         assert np.count_nonzero(heard != reference[a:b]) < SAMPLE_RATE // 100, section.title
+    sided = [e for e in events if e.kind == "speech" and e.side in ("left", "right")]
+    assert sided, "the routine has cues of a side"
+    for e in sided:  # in stereo: the side worked is the louder ear
+        a, b = ms_to_samples(e.start, SAMPLE_RATE), ms_to_samples(e.end, SAMPLE_RATE)
+        energy = (recording[first + a : first + b].astype(np.float64) ** 2).sum(axis=0)
+        near, far = (0, 1) if e.side == "left" else (1, 0)
+        assert energy[near] > 2 * energy[far], (e.text, energy)
 
 
 def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevice) -> None:
@@ -116,7 +123,7 @@ def test_keys_through_the_device_skip_extend_and_quit(audio_device: VirtualDevic
                 proc.kill()
     assert proc.returncode == 0, err.decode()
     recording = recorder.samples()
-    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
+    reference = render(prepared.timeline, prepared.clips)
     start = ms_to_samples(technique.start, SAMPLE_RATE)
     at = find_offset(recording, reference[start : start + 3 * SAMPLE_RATE])
     assert at > 2 * SAMPLE_RATE, "the technique starts after the skip, not at the top"
@@ -139,7 +146,7 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
     import termios
 
     prepared = api.prepare(SHORT)
-    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
+    reference = render(prepared.timeline, prepared.clips)
     leader, follower = pty.openpty()
     before = termios.tcgetattr(follower)
     with audio_device.record("ctrl-c") as recorder:
@@ -167,7 +174,9 @@ def test_ctrl_c_silences_at_once_restores_the_terminal_and_exits_130(
     recording = recorder.samples()
     start = find_offset(recording[: 10 * SAMPLE_RATE], reference[: 2 * SAMPLE_RATE])
     heard = recording[start : start + len(reference)]
-    differs = np.flatnonzero(heard[SAMPLE_RATE:] != reference[SAMPLE_RATE : len(heard)])
+    differs = np.flatnonzero(
+        (heard[SAMPLE_RATE:] != reference[SAMPLE_RATE : len(heard)]).any(axis=1)
+    )
     cut = SAMPLE_RATE + int(differs[0])  # where the recording stops following the routine
     assert not np.any(heard[cut + SAMPLE_RATE // 100 :]), "silence after the cut"
     silent_after = cut / SAMPLE_RATE - (interrupted - began)
@@ -227,7 +236,7 @@ def test_a_stopped_process_and_a_suspended_sink_lose_nothing(
     sink's monitor records nothing, so only the stop shows as a gap.)"""
     tiny = str(routine_file(TINY))
     prepared = api.prepare(tiny)
-    reference = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
+    reference = render(prepared.timeline, prepared.clips)
     with audio_device.record("stopped") as recorder:
         proc = play(audio_device, tiny, "--yes")
         try:

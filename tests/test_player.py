@@ -71,7 +71,7 @@ def rig() -> Iterator[Rig]:
 def test_plays_exactly_what_export_renders_on_one_device_clock(rig: Rig) -> None:
     rig.to_end()
     prepared = api.prepare(SHORT, engine=FakeSynthesizer())
-    expected = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)
+    expected = render(prepared.timeline, prepared.clips)
     (main,) = rig.main()
     assert main.started == 0
     assert main.heard()[: len(expected)].tobytes() == expected.tobytes()
@@ -94,9 +94,7 @@ def test_pause_rewinds_to_the_cue_it_cut_and_resume_says_where(rig: Rig) -> None
     rig.until(rig.clock.now() + 5)
     resumed = rig.main()[1]
     prepared = api.prepare(SHORT, engine=FakeSynthesizer())
-    expected = render(prepared.timeline, prepared.clips, speech_gain=prepared.speech_gain)[
-        ms_to_samples(cue.start, SAMPLE_RATE) :
-    ]
+    expected = render(prepared.timeline, prepared.clips)[ms_to_samples(cue.start, SAMPLE_RATE) :]
     assert resumed.heard().tobytes() == expected[: len(resumed.heard())].tobytes()
     assert resumed.started >= rig.sink.playbacks[-2].started  # after the confirmation
 
@@ -152,7 +150,7 @@ def test_plus_adds_ten_seconds_to_the_hold_without_restarting(rig: Rig) -> None:
     (main,) = rig.main()  # the same buffer played on: no restart, no drift
     prepared = api.prepare(SHORT, engine=FakeSynthesizer())
     clips = prepared.clips
-    expected = render(after, clips, speech_gain=prepared.speech_gain)
+    expected = render(after, clips)
     assert main.heard()[: len(expected)].tobytes() == expected.tobytes()
 
 
@@ -334,7 +332,7 @@ def test_no_confirmation_talks_over_the_routine(
     assert again.started >= first.stopped
     cue = _cue(rig, where)  # "+" moved what follows the press
     prepared = api.prepare(SHORT, engine=FakeSynthesizer())
-    expected = render(rig.timeline(), prepared.clips, speech_gain=prepared.speech_gain)
+    expected = render(rig.timeline(), prepared.clips)
     start = ms_to_samples(cue.start, SAMPLE_RATE) if cue.start <= at else None
     if start is not None:  # the cut-off cue, again from its start
         assert again.heard()[:SAMPLE_RATE].tobytes() == expected[start:][:SAMPLE_RATE].tobytes()

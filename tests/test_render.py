@@ -6,11 +6,20 @@ from voiceguide.clip import SAMPLE_RATE, Clip
 from voiceguide.compiler import compile_routine, cue_texts
 from voiceguide.config import Settings
 from voiceguide.language import load_routine
-from voiceguide.render import SPEECH_PEAK, Renderer, leveled_speech, limit, render
+from voiceguide.loudness import REFERENCE_LUFS, SPEECH_PEAK_DBTP, TARGET_LUFS, level, measure
+from voiceguide.render import DESIGN_LUFS, Mix, Renderer, gain, limit, speech
+from voiceguide.render import render as render_mix
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.timeline import Event, Section, Timeline, ms_to_samples
 
 from .conftest import ROUTINES
+
+
+def render(
+    timeline: Timeline, clips: dict[str, Clip], volume: float = 1.0, loudness: float = TARGET_LUFS
+) -> np.ndarray:
+    """In mono, as one channel: placement and level, whatever the channels."""
+    return render_mix(timeline, clips, volume, Mix(loudness=loudness, stereo=False))[:, 0]
 
 
 def dc(value: int, frames: int) -> Clip:
@@ -49,16 +58,28 @@ def test_sections_land_on_the_absolute_sample_grid() -> None:
     assert pcm[onset - 1] == 0 and pcm[onset + 1] > 0
 
 
-def test_speech_is_leveled_to_one_loudness_with_faded_edges() -> None:
-    quiet = np.sin(np.arange(4410) / 5) * 1000
-    loud = np.sin(np.arange(4410) / 7) * 20000
-    a = leveled_speech(Clip(quiet.astype("<i2").tobytes()))
-    b = leveled_speech(Clip(loud.astype("<i2").tobytes()))
-    rms = [float(np.sqrt(np.mean(x[200:-200] ** 2))) for x in (a, b)]
-    assert rms[0] == pytest.approx(rms[1], rel=0.05)
-    for x in (a, b):
-        assert abs(x[0]) < 1e-6 and abs(x[-1]) < 0.01
-        assert np.abs(x).max() <= SPEECH_PEAK + 1e-6
+def test_speech_is_leveled_to_one_loudness_and_rendered_with_faded_edges() -> None:
+    """`level` (what every engine's clip goes through) puts a quiet and a loud cue, and a
+    cue with a spike far above the rest, at the reference loudness under the peak ceiling;
+    the renderer moves them by the routine's loudness and fades their edges."""
+    rng = np.random.default_rng(1)
+    spiky = rng.standard_normal(22050) * 0.05
+    spiky[5000:5100] += 0.9
+    for x in (
+        np.sin(np.arange(4410) / 5) * 0.03,
+        np.sin(np.arange(22050) / 7) * 0.6,
+        spiky,
+    ):
+        y = level(x.astype(np.float32))
+        loudness, peak = measure(y)
+        assert loudness == pytest.approx(REFERENCE_LUFS, abs=0.1)
+        assert peak <= SPEECH_PEAK_DBTP + 0.05
+        clip = Clip(np.round(y * 32767).astype("<i2").tobytes())
+        out = speech(clip, REFERENCE_LUFS - 6)
+        assert measure(out)[0] == pytest.approx(REFERENCE_LUFS - 6, abs=0.3)  # the fades
+        assert abs(out[0]) < 1e-6 and abs(out[-1]) < 0.01
+    quiet = (rng.standard_normal(22050) * 0.001).astype(np.float32)
+    assert measure(level(quiet))[1] <= SPEECH_PEAK_DBTP  # raised, never past the ceiling
 
 
 def test_overlapping_sounds_never_clip() -> None:
@@ -74,9 +95,14 @@ def test_overlapping_sounds_never_clip() -> None:
     assert limit(np.array([0.5], dtype=np.float32))[0] == 0.5
 
 
-def test_chimes_are_the_shipped_sounds() -> None:
+def test_chimes_are_the_shipped_sounds_moved_with_the_loudness() -> None:
+    """At the loudness they were made for, as shipped; 4 dB quieter, 4 dB down."""
     events = (Event(100, 800, "chime", name="hold-start"),)
-    pcm = render(one_section(*events), {})
+    pcm = render(one_section(*events), {}, loudness=DESIGN_LUFS)
+    quieter = render(one_section(*events), {}, loudness=DESIGN_LUFS - 4).astype(float)
+    assert np.abs(quieter).max() == pytest.approx(
+        np.abs(pcm).max() * gain(DESIGN_LUFS - 4), rel=0.01
+    )
     start = ms_to_samples(100, SAMPLE_RATE)
     chime = np.frombuffer(sounds.load("hold-start").pcm, dtype="<i2")
     body = slice(start + 200, start + len(chime) - 2000)
@@ -100,5 +126,5 @@ def test_rendering_a_routine_is_deterministic_and_fills_its_timeline() -> None:
     first, second = render(timeline, clips), render(timeline, clips)
     assert first.tobytes() == second.tobytes()
     assert len(first) == ms_to_samples(timeline.duration, SAMPLE_RATE)
-    parts = list(Renderer(clips).sections(timeline))
-    assert np.concatenate(parts).tobytes() == first.tobytes()
+    parts = list(Renderer(clips, mix=Mix(stereo=False)).sections(timeline))
+    assert np.concatenate(parts)[:, 0].tobytes() == first.tobytes()

@@ -25,7 +25,7 @@ from voiceguide import api
 from voiceguide.clip import SAMPLE_RATE, Clip, read_wav
 from voiceguide.compiler import cue_texts
 from voiceguide.language import Breathe, Hold, builtin_techniques, load_routine
-from voiceguide.render import render
+from voiceguide.render import Mix, render
 from voiceguide.speech import unavailable
 from voiceguide.timeline import Event, Timeline, ms_to_samples
 
@@ -133,14 +133,15 @@ def recognizer(cues: tuple[str, ...]) -> Iterator[RecognizerPool]:
 def exported(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., tuple[Timeline, Int16Array]]:
-    """The routine exported to WAV at a voice speed (and engine), read back."""
+    """The routine exported to mono WAV at a voice speed (and engine), read back: what is
+    said, not where it sits (test_sound_design.py checks the stereo)."""
     folder = tmp_path_factory.mktemp("roundtrip")
     done: dict[tuple[str, int, str | None], tuple[Timeline, Int16Array]] = {}
 
     def export(name: str, rate: int, engine: str | None = None) -> tuple[Timeline, Int16Array]:
         if (name, rate, engine) not in done:
             path = folder / f"{name}-{rate}-{engine}.wav"
-            timeline = api.export(name, path, rate=rate, engine_name=engine)
+            timeline = api.export(name, path, rate=rate, engine_name=engine, mono=True)
             done[name, rate, engine] = timeline, samples(path)
         return done[name, rate, engine]
 
@@ -243,7 +244,7 @@ def test_a_broken_clip_is_not_heard_as_its_cue(
     prepared = api.prepare(name, rate=rate, engine_name=CONTROL_ENGINE)
     assert prepared.timeline == timeline
     clips: Mapping[str, Clip] = {**prepared.clips, text: damage(prepared.clips[text])}
-    results = hear(timeline, render(timeline, clips, speech_gain=prepared.speech_gain), recognizer)
+    results = hear(timeline, render(timeline, clips, mix=Mix(stereo=False))[:, 0], recognizer)
     report(f"{name}, {text!r} {breakage}", rate, results)
     broken = [r for r in results if r.event.text == text]
     assert broken, f"{text!r} is not in {name}"

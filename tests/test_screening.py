@@ -32,7 +32,7 @@ def day(monkeypatch: pytest.MonkeyPatch) -> list[datetime.date]:
 def terminal(monkeypatch: pytest.MonkeyPatch, device: list[str]):
     """On a terminal, with a sound device that plays nothing: type(text) sets what standard
     input holds for the next run."""
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(cli.session, "_interactive", lambda: True)
 
     def type_(text: str) -> None:
         monkeypatch.setattr("sys.stdin", io.StringIO(text))

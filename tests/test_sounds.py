@@ -129,8 +129,11 @@ def test_names_match_the_files() -> None:
 
 def test_files_are_exactly_what_the_script_generates(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], check=True, capture_output=True)
-    generated = sorted(p.name for p in tmp_path.iterdir())
-    assert generated == sorted(p.name for p in SOUND_DIR.iterdir())
+    generated = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert generated == sorted(
+        str(p.relative_to(SOUND_DIR)) for p in SOUND_DIR.rglob("*") if p.is_file()
+    )
+    assert "beds/brown-noise.wav" in generated and "beds/drone.wav" in generated
     for name in generated:
         assert (tmp_path / name).read_bytes() == (SOUND_DIR / name).read_bytes(), (
             f"sounds/{name} is stale: rerun scripts/make-sounds"

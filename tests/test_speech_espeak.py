@@ -218,7 +218,7 @@ def test_clip_format(engine: Pyttsx3Synthesizer) -> None:
     assert clip.sample_rate == 22050
     assert len(clip.pcm) % 2 == 0 and clip.frames > 22050  # mono 16-bit, over a second
     assert max(abs(s) for s in samples(clip)) > 3000  # speech, not silence
-    assert engine.engine_id == "espeak/pyttsx3-2.99/espeak-ng-1.51/finish-1"
+    assert engine.engine_id == "espeak/pyttsx3-2.99/espeak-ng-1.51/finish-2"
 
 
 @pytest.mark.speech

@@ -29,6 +29,9 @@ CONFIG_KEYS = (
     "screened",
     "screened_on",
     "cache_limit_mb",
+    "ambience",
+    "loudness",
+    "mono",
 )
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
@@ -176,6 +179,51 @@ def resolve_settings(
             pace or routine_pace or (cfg_pace if isinstance(cfg_pace, int | float) else 1.0)
         ),
         detail=detail or (cfg_detail if isinstance(cfg_detail, str) else "full"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SoundConfig:
+    """The config file's say on how a routine sounds (None: it says nothing)."""
+
+    loudness: float | None = None
+    mono: bool | None = None
+    ambience: str | None = None
+
+
+def sound_config(config: dict[str, object] | None = None) -> SoundConfig:
+    """`loudness`, `mono` and `ambience` from the config file, each checked: a wrong one is
+    an error naming the file and the key, as for every setting."""
+    from .loudness import LUFS_RANGE
+
+    config = read_config() if config is None else config
+    low, high = LUFS_RANGE
+    problems = []
+    loudness = config.get("loudness")
+    if loudness is not None and (
+        isinstance(loudness, bool)
+        or not isinstance(loudness, int | float)
+        or not low <= loudness <= high
+    ):
+        problems.append(
+            Problem(
+                str(config_path()),
+                "loudness",
+                f"must be a loudness in LUFS from {low:g} to {high:g}, got {loudness!r}",
+            )
+        )
+    mono = config.get("mono")
+    if mono is not None and not isinstance(mono, bool):
+        problems.append(Problem(str(config_path()), "mono", f"must be true or false, got {mono!r}"))
+    ambience = config.get("ambience")
+    if ambience is not None and not isinstance(ambience, str):
+        problems.append(Problem(str(config_path()), "ambience", f"must be text, got {ambience!r}"))
+    if problems:
+        raise RoutineError(problems)
+    return SoundConfig(
+        float(loudness) if isinstance(loudness, int | float) else None,
+        mono if isinstance(mono, bool) else None,
+        ambience if isinstance(ambience, str) else None,
     )
 
 

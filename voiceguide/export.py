@@ -101,15 +101,16 @@ def export(
     transcript: Path | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    channels: int = 1,
 ) -> None:
-    """Write `pcm_sections` (per section, the renderer's int16 blocks) to `audio`, tagged with
-    the routine's title and one chapter per section; optionally a transcript too. `force`
-    replaces a read-only file (which stays read-only)."""
+    """Write `pcm_sections` (per section, the renderer's int16 blocks of `channels`) to
+    `audio`, tagged with the routine's title and one chapter per section; optionally a
+    transcript too. `force` replaces a read-only file (which stays read-only)."""
     check_targets(audio, transcript, force=force)
     try:
         with contextlib.ExitStack() as stack:
             temp = stack.enter_context(atomic(audio))
-            _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress)
+            _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress, channels)
             _tag(temp, audio.suffix.lower(), timeline)
             if transcript is not None:
                 text = TRANSCRIPT_WRITERS[transcript.suffix.lower()](timeline)
@@ -131,16 +132,22 @@ def _encode(
     suffix: str,
     timeline: Timeline,
     progress: Progress | None,
+    channels: int,
 ) -> None:
+    import numpy as np
     import soundfile as sf
 
     fmt, subtype = FORMATS[suffix]
-    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype, format=fmt) as out:
+    # libsndfile 1.2's MP3 encoder garbles stereo written as 16-bit (docs/export.md); a
+    # lossy encoder works in floats anyway, so it is given floats
+    floats = suffix == ".mp3"
+    with sf.SoundFile(path, "w", SAMPLE_RATE, channels, subtype, format=fmt) as out:
         for section, blocks in zip(timeline.sections, pcm_sections, strict=True):
             for pcm in blocks:
                 for i in range(0, len(pcm), BLOCK):
+                    block = pcm[i : i + BLOCK]
                     try:
-                        out.write(pcm[i : i + BLOCK])
+                        out.write(block.astype(np.float32) / 32768 if floats else block)
                     except sf.LibsndfileError as exc:
                         raise OSError(_system_error(out, exc)) from exc
             if progress is not None:

@@ -106,6 +106,10 @@ class Routine:
     engine: str | None = None
     pace: float | None = None
     """Scales holds, breaths, rests and transitions; the command line's --pace wins."""
+    ambience: str | None = None
+    """A bed's name, "off", or the absolute path of a WAV in the routine's folder."""
+    pan: bool = True
+    """In stereo, cues of the left or right side lean toward that ear."""
     transition_ms: int = DEFAULT_TRANSITION_MS
     path: Path | None = None
     """The routine file, which an export must never write over."""
@@ -220,6 +224,24 @@ def _sound(value: object) -> str:
     return name
 
 
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"must be true or false, {_found(value)}")
+    return value
+
+
+def _ambience(value: object) -> str:
+    from .ambience import BEDS, OFF
+
+    name = _text(value, 200)
+    if name not in BEDS and name != OFF and not name.lower().endswith(".wav"):
+        raise _Bad(
+            f"must name a bed ({', '.join(BEDS)}), be {OFF!r}, or a .wav file in the "
+            f"routine's folder, {_found(value)}"
+        )
+    return name
+
+
 def _engine(value: object) -> str:
     if not isinstance(value, str) or value not in ENGINES:
         raise _Bad(f"must be one of {', '.join(ENGINES)}, got {_found(value)}")
@@ -278,6 +300,8 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("voice", lambda v: _text(v, 100), False),
     ("engine", _engine, False),
     ("pace", _pace, False),
+    ("ambience", _ambience, False),
+    ("pan", _flag, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),
 )
@@ -315,12 +339,12 @@ class _Reader:
     """The routine file's folder: the only place its own sound files may come from."""
     problems: list[Problem] = field(default_factory=list)
 
-    def sound_file(self, name: str, place: str) -> str | None:
+    def sound_file(self, name: str, place: str, key: str = "chime") -> str | None:
         """The absolute path of a routine's own sound, if it is a real audio file inside the
         routine's folder (no absolute paths, no "..", no link leading out)."""
         from . import sounds
 
-        where = f"{place}, chime"
+        where = f"{place}, {key}" if place else key
         if self.folder is None:
             self.problem(where, "a sound file can only be used from a routine file")
             return None
@@ -582,6 +606,9 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
             f"a routine may run at most {MAX_STEP_RUNS} steps in all (every rep and side "
             f"counted), this one runs {runs}",
         )
+    ambience = values.get("ambience")
+    if ambience is not None and ambience.lower().endswith(".wav"):
+        ambience = reader.sound_file(ambience, "", "ambience")
     if reader.problems:
         raise RoutineError(reader.problems)
     return Routine(
@@ -593,6 +620,8 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         voice=values.get("voice"),
         engine=values.get("engine"),
         pace=values.get("pace"),
+        ambience=ambience,
+        pan=values.get("pan", True),
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )
 

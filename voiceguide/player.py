@@ -147,7 +147,7 @@ class Player:
         by tick (`_extend`), each piece dropped from memory once written."""
         expected = _grid(self.program.expected_ms) - self.position
         room = max(len(audio), expected + expected // 4) + HEADROOM_S * SAMPLE_RATE
-        buffer, self._mapping = mapped(room, self.program.folder)
+        buffer, self._mapping = mapped(room, self.program.folder, audio.channels)
         self._main_from = self._released = self.position
         self._main_len = audio.copy_to(buffer, 0, FILL_S * SAMPLE_RATE, self._mapping)
         self.heard.restart(self.position)
@@ -188,7 +188,12 @@ class Player:
             self.position = self._main_from + min(played, self._main_len)
             behind = self.position - SAMPLE_RATE  # simpleaudio may still be reading near it
             if self._mapping is not None and behind - self._released >= FILL_S * SAMPLE_RATE:
-                release(self._mapping, self._released - self._main_from, behind - self._main_from)
+                release(
+                    self._mapping,
+                    self._released - self._main_from,
+                    behind - self._main_from,
+                    self._main.pcm.shape[1],
+                )
                 self._released = behind
 
     def _track(self) -> None:
@@ -401,8 +406,8 @@ class Player:
             low = max(0, high - PIECE)  # position meets only what has been moved
             buf[cut + gap + low : cut + gap + high] = buf[cut + low : cut + high]
             if self._mapping is not None:
-                release(self._mapping, cut + low, cut + gap + high)
-        buf[cut : cut + gap] = 0
+                release(self._mapping, cut + low, cut + gap + high, buf.shape[1])
+        buf[cut : cut + gap] = self.program.gap(_grid(at_ms), gap, buf.shape[1])
         self._main_len += gap
         self._mark()
 

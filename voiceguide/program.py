@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,15 @@ class Program:
     """Guards everything above; notified whenever a section arrives or the making ends."""
     folder: Path | None = None
     """Where the audio files go (None: the system's temporary folder)."""
+    fill: Callable[[int, int], Samples] | None = None
+    """What "+" opens at a frame, for so many frames (render.Renderer.filler: the bed going
+    on, or silence); None: silence."""
+
+    def gap(self, at: int, frames: int, channels: int) -> Samples:
+        """The audio for time added at frame `at`."""
+        if self.fill is None:
+            return np.zeros((frames, channels), dtype=np.int16)
+        return self.fill(at, frames)
 
     def add(self, section: Section, blocks: Iterable[Samples]) -> None:
         """A section made, with its audio (stored on disk first, outside the lock)."""
@@ -107,10 +116,12 @@ class Program:
             )
             self.sections[index] = replace(section, duration=section.duration + ms, events=events)
             cut = grid(at_ms) - grid(section.start)
-            gap = np.zeros(grid(at_ms + ms) - grid(at_ms), dtype=np.int16)
             old = self.pcm[index]
+            gap = self.gap(grid(at_ms), grid(at_ms + ms) - grid(at_ms), old.channels)
             self.pcm[index] = Stored(
-                itertools.chain(old.pieces(0, cut), [gap], old.pieces(cut)), self.folder
+                itertools.chain(old.pieces(0, cut), [gap], old.pieces(cut)),
+                self.folder,
+                old.channels,
             )
             for i in range(index + 1, len(self.sections)):
                 self.sections[i] = shifted(self.sections[i], ms)

@@ -1,9 +1,14 @@
 """Timeline + clips -> PCM, one section at a time. Shared by export and the player, so what
 you hear is exactly what you export.
+
+Audio is frames x channels (int16): two channels in stereo, where a cue of a side leans
+toward that side's ear, one in mono. Every cue arrives at the reference loudness (see
+loudness.py), so the routine's gain is known before the first block.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -12,21 +17,57 @@ import numpy as np
 import numpy.typing as npt
 
 from . import sounds
+from .ambience import Bed, Duck, ducks_of
 from .clip import SAMPLE_RATE, Clip
+from .loudness import REFERENCE_LUFS, TARGET_LUFS, db
 from .timeline import Section, Timeline, ms_to_samples
 
 Samples = npt.NDArray[np.int16]
+"""Frames x channels."""
 Floats = npt.NDArray[np.float32]
 
-SPEECH_RMS = 0.12
-"""Every cue is brought to this loudness (about -18 dBFS), so no cue is quieter than another."""
-SPEECH_PEAK = 0.7
-"""... but never above this peak (-3 dBFS): headroom for a soft breath tone under the voice."""
+DESIGN_LUFS = -19.0
+"""The speech loudness the chimes were made to sit beside: at another loudness, the chimes
+move by the same number of dB as the voice."""
 FADE_MS = 5
 """Fade at every clip edge: no clicks where a clip starts or stops mid-waveform."""
 BLOCK_S = 10
-KNEE, CEILING = 0.9, 0.98
-"""Above KNEE the mix is bent smoothly toward CEILING instead of clipping at full scale."""
+KNEE, CEILING = 0.7, 0.79
+"""Above KNEE (-3.1 dBFS, a cue's own true-peak ceiling) the mix is bent smoothly toward
+CEILING (-2 dBFS) instead of clipping: where a tone under the voice meets a peak, the routine
+still stays under TRUE_PEAK_DBTP (a bent peak overshoots a little between samples)."""
+PAN = 0.3
+"""How far a cue of the left or right side leans toward that ear (-1 is all left, 1 all
+right): there, never hard to one side."""
+PANS = {"left": -PAN, "right": PAN}
+"""The sides that lean; every other sound (front, back, no side) is centred."""
+
+
+def pan_gains(position: float) -> tuple[float, float]:
+    """(left, right) factors of a constant-power pan: the sum of their squares is 1, so a
+    sound is as loud wherever it sits, and centred it is 3 dB down on each channel."""
+    theta = (position + 1.0) * math.pi / 4
+    return math.cos(theta), math.sin(theta)
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    """How the routine sounds beyond its words: how loud, over what bed, in how many channels."""
+
+    loudness: float = TARGET_LUFS
+    """The routine's integrated loudness, LUFS."""
+    bed: Bed | None = None
+    """A bed under the whole routine (ambience.py), or none."""
+    stereo: bool = True
+    pan: bool = True
+    """Cues of the left or right side lean toward it (stereo only)."""
+
+    @property
+    def channels(self) -> int:
+        return 2 if self.stereo else 1
+
+    def position(self, side: str | None) -> float:
+        return PANS.get(side or "", 0.0) if self.stereo and self.pan else 0.0
 
 
 def _floats(clip: Clip) -> Floats:
@@ -45,14 +86,17 @@ def _faded(x: Floats) -> Floats:
     return x
 
 
-def leveled_speech(clip: Clip, gain: float = 1.0) -> Floats:
-    """A cue at the speech level (its RMS, under a peak cap), times the engine's `gain`."""
-    x = _floats(clip)
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
-    peak = float(np.abs(x).max()) if len(x) else 0.0
-    if rms > 0:
-        x = x * (min(SPEECH_RMS / rms, SPEECH_PEAK / peak) * gain)
-    return _faded(x.astype(np.float32))
+def speech(clip: Clip, loudness: float = TARGET_LUFS) -> Floats:
+    """A cue at `loudness`: clips come at REFERENCE_LUFS (speech.finish), so one gain does it."""
+    out: Floats = (_faded(_floats(clip)) * np.float32(db(loudness - REFERENCE_LUFS))).astype(
+        np.float32
+    )
+    return out
+
+
+def gain(loudness: float) -> float:
+    """What the chimes are scaled by for a routine at `loudness`."""
+    return db(loudness - DESIGN_LUFS)
 
 
 def limit(x: Floats) -> Floats:
@@ -69,19 +113,30 @@ def to_pcm16(x: Floats) -> Samples:
     return np.round(limit(x) * 32767.0).astype(np.int16)
 
 
+def placed(x: Floats, mix: Mix, side: str | None = None) -> Floats:
+    """Mono floats as the mix's channels: panned toward `side`, or centred."""
+    if mix.channels == 1:
+        return x[:, np.newaxis]
+    left, right = pan_gains(mix.position(side))
+    out: Floats = np.stack([x * np.float32(left), x * np.float32(right)], axis=1)
+    return out
+
+
 @dataclass(slots=True)
 class Renderer:
-    """Places every clip at its exact sample offset. Keeps the few leveled clips it used last
-    (a cue said many times in a row is leveled once), never all of them: the clips may be a
-    disk-backed store of hours of speech."""
+    """Places every clip at its exact sample offset. Keeps the few clips it used last (a cue
+    said many times in a row is read once), never all of them: the clips may be a disk-backed
+    store of hours of speech."""
 
     clips: Mapping[str, Clip]
     """Speech clips by text."""
     volume: float = 1.0
-    speech_gain: float = 1.0
-    """The speech engine's loudness trim (speech.rates.SPEECH_GAIN): every engine as loud."""
+    mix: Mix = field(default_factory=Mix)
     keep: int = 8
-    """Leveled speech clips kept: a block overlaps two or three."""
+    """Speech clips kept: a block overlaps two or three."""
+    _before: tuple[int, list[Duck]] = (-1, [])
+    """The end of the section rendered last and its cues' dips: a release runs on into the
+    next section (sections are rendered in order, by export and by the player alike)."""
     _speech: OrderedDict[str, Floats] = field(default_factory=OrderedDict)
     _chimes: dict[str, Floats] = field(default_factory=dict)
 
@@ -89,25 +144,27 @@ class Renderer:
         if kind == "speech":
             x = self._speech.get(key)
             if x is None:
-                x = self._speech[key] = leveled_speech(self.clips[key], self.speech_gain)
+                x = self._speech[key] = speech(self.clips[key], self.mix.loudness)
                 while len(self._speech) > self.keep:
                     self._speech.popitem(last=False)
             self._speech.move_to_end(key)
             return x
         if key not in self._chimes:  # a routine uses a few short ones, many times
-            self._chimes[key] = _faded(_floats(sounds.load(key)))
+            chime = _faded(_floats(sounds.load(key))) * np.float32(gain(self.mix.loudness))
+            self._chimes[key] = chime.astype(np.float32)
         return self._chimes[key]
 
     def section(self, section: Section) -> Samples:
-        """The section's PCM: exactly its samples on the routine's absolute sample grid."""
+        """The section's PCM: exactly its frames on the routine's absolute sample grid."""
         parts = list(self.blocks(section))
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+        return np.concatenate(parts) if parts else np.zeros((0, self.mix.channels), np.int16)
 
     def blocks(self, section: Section) -> Iterator[Samples]:
         """The section's PCM in blocks of at most BLOCK_S seconds: an hour-long routine is
         rendered and encoded in flat memory. A clip is fetched only for the blocks it sounds
         in, found from its event's length (a clip's length in ms, rounded, so one ms of
-        slack)."""
+        slack). Sounds go onto one bus per pan position (left, centre, right), which are
+        then spread over the channels."""
         first = ms_to_samples(section.start, SAMPLE_RATE)
         end = ms_to_samples(section.end, SAMPLE_RATE)
         sounding = []
@@ -116,18 +173,54 @@ class Renderer:
             if event.kind in ("speech", "chime") and key is not None:
                 at = ms_to_samples(event.start, SAMPLE_RATE)
                 until = ms_to_samples(event.start + event.duration + 1, SAMPLE_RATE) + 1
-                sounding.append((at, until, event.kind, key))
+                sounding.append((at, until, event.kind, key, self.mix.position(event.side)))
+        ducks = ducks_of(section)
+        if self._before[0] == first:
+            ducks = self._before[1] + ducks
+        self._before = (end, ducks_of(section))
         step = BLOCK_S * SAMPLE_RATE
         for lo in range(first, end, step):
             hi = min(lo + step, end)
-            mix = np.zeros(hi - lo, dtype=np.float32)
-            for at, until, kind, key in sounding:
+            buses: dict[float, Floats] = {0.0: np.zeros(hi - lo, dtype=np.float32)}
+            if self.mix.bed is not None:
+                level = self.mix.bed.level(self.mix.loudness)
+                buses[0.0] += self.mix.bed.block(lo, hi, section, ducks, level)
+            for at, until, kind, key, position in sounding:
                 if at < hi and until > lo:
                     x = self._clip(kind, key)[: max(0, end - at)]
                     if at + len(x) > lo:
                         a, b = max(at, lo), min(at + len(x), hi)
-                        mix[a - lo : b - lo] += x[a - at : b - at]
-            yield to_pcm16(mix * np.float32(self.volume))
+                        bus = buses.setdefault(position, np.zeros(hi - lo, dtype=np.float32))
+                        bus[a - lo : b - lo] += x[a - at : b - at]
+            yield to_pcm16(self._spread(buses) * np.float32(self.volume))
+
+    def _spread(self, buses: dict[float, Floats]) -> Floats:
+        frames = len(buses[0.0])
+        out: Floats = np.zeros((frames, self.mix.channels), dtype=np.float32)
+        if self.mix.channels == 1:
+            for bus in buses.values():
+                out[:, 0] += bus
+            return out
+        for position, bus in buses.items():
+            left, right = pan_gains(position)
+            out[:, 0] += bus * np.float32(left)
+            out[:, 1] += bus * np.float32(right)
+        return out
+
+    def filler(self, at: int, frames: int) -> Samples:
+        """Audio for time added at frame `at` in the quiet of a hold (the player's "+"):
+        silence, or the bed going on from there, its last 50 ms crossfaded into the bed just
+        before `at`, so it meets what follows (rendered from `at` on) without a step."""
+        bed = self.mix.bed
+        if bed is None:
+            return np.zeros((frames, self.mix.channels), dtype=np.int16)
+        x = bed.samples(at, at + frames)
+        c = min(frames, SAMPLE_RATE // 20)
+        if c:
+            theta = np.linspace(0.0, np.pi / 2, c, dtype=np.float32)
+            x[-c:] = x[-c:] * np.cos(theta) + bed.samples(at - c, at) * np.sin(theta)
+        level = np.float32(bed.level(self.mix.loudness) * self.volume)
+        return to_pcm16(placed(x * level, self.mix))
 
     def sections(self, timeline: Timeline) -> Iterator[Samples]:
         for section in timeline.sections:
@@ -135,8 +228,9 @@ class Renderer:
 
 
 def render(
-    timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0, speech_gain: float = 1.0
+    timeline: Timeline, clips: Mapping[str, Clip], volume: float = 1.0, mix: Mix | None = None
 ) -> Samples:
     """The whole routine as one array (for tests and short routines; export streams sections)."""
-    parts = list(Renderer(clips, volume, speech_gain).sections(timeline))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+    mix = mix or Mix()
+    parts = list(Renderer(clips, volume, mix).sections(timeline))
+    return np.concatenate(parts) if parts else np.zeros((0, mix.channels), dtype=np.int16)

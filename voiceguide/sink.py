@@ -115,6 +115,8 @@ class SimpleaudioPlayback:
 
                 segment = self.pcm[at : at + fade]
                 ramp = 1.0 - (1.0 + np.arange(len(segment))) / fade
+                if segment.ndim == 2:
+                    ramp = ramp[:, np.newaxis]
                 segment[:] = (segment * ramp).astype(segment.dtype)
                 self.pcm[at + fade : at + fade + SAMPLE_RATE] = 0  # all it can reach: not
                 # the whole buffer, which may be a mapped file of hours
@@ -143,11 +145,12 @@ class SimpleaudioSink:
     def play(self, pcm: Samples) -> Playback:
         import numpy as np
 
+        channels = pcm.shape[1] if pcm.ndim == 2 else 1
         if len(pcm) == 0:  # simpleaudio crashes on an empty buffer
-            pcm = np.zeros(1, dtype=np.int16)
+            pcm = np.zeros((1, channels), dtype=np.int16)
         pcm = np.ascontiguousarray(pcm, dtype=np.int16)
         try:
-            play = self._sa.play_buffer(pcm, 1, 2, SAMPLE_RATE)
+            play = self._sa.play_buffer(pcm, channels, 2, SAMPLE_RATE)
         except Exception as exc:  # simpleaudio's own SimpleaudioError, not exported
             reason = str(exc).split("MSG:")[-1].strip() or str(exc)
             system = "ALSA" if _uses_alsa() else "simpleaudio"

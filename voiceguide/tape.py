@@ -23,23 +23,33 @@ import numpy as np
 if TYPE_CHECKING:
     from .render import Samples
 
-PIECE = 1 << 20
-"""Samples moved at a time (2 MB)."""
+PIECE = 1 << 19
+"""Frames moved at a time (2 MB in stereo)."""
 
 
 class Stored:
-    """Samples in an unnamed temporary file in `folder`; sliced like an array, read on demand."""
+    """Frames (of one or two channels) in an unnamed temporary file in `folder`; sliced like an
+    array, read on demand."""
 
-    def __init__(self, blocks: Iterable[Samples], folder: Path | None = None) -> None:
+    def __init__(
+        self, blocks: Iterable[Samples], folder: Path | None = None, channels: int | None = None
+    ) -> None:
         self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (lives with the object)
         weakref.finalize(self, self._file.close)
         length = 0
         for block in blocks:
             data = np.ascontiguousarray(block, dtype="<i2")
+            if data.ndim == 1:
+                data = data[:, np.newaxis]
+            if channels is None:
+                channels = data.shape[1]
+            elif data.shape[1] != channels:
+                raise ValueError(f"a block of {data.shape[1]} channels among {channels}")
             self._file.write(data.data.cast("B"))
             length += len(data)
         self._file.flush()
         self._length = length
+        self.channels = channels or 1
 
     def __len__(self) -> int:
         return self._length
@@ -47,9 +57,10 @@ class Stored:
     def read(self, start: int, stop: int) -> Samples:
         start, stop = max(0, start), min(stop, self._length)
         if stop <= start:
-            return np.zeros(0, dtype=np.int16)
-        data = os.pread(self._file.fileno(), 2 * (stop - start), 2 * start)
-        return np.frombuffer(data, dtype="<i2").astype(np.int16)
+            return np.zeros((0, self.channels), dtype=np.int16)
+        size = 2 * self.channels
+        data = os.pread(self._file.fileno(), size * (stop - start), size * start)
+        return np.frombuffer(data, dtype="<i2").astype(np.int16).reshape(-1, self.channels)
 
     def pieces(self, start: int = 0, stop: int | None = None) -> Iterator[Samples]:
         stop = self._length if stop is None else min(stop, self._length)
@@ -73,6 +84,10 @@ class Rest:
 
     parts: tuple[tuple[Stored, int, int], ...]
 
+    @property
+    def channels(self) -> int:
+        return self.parts[0][0].channels if self.parts else 1
+
     def __len__(self) -> int:
         return sum(stop - start for _, start, stop in self.parts)
 
@@ -84,31 +99,32 @@ class Rest:
             for piece in stored.pieces(start, min(stop, start + limit - done)):
                 dest[at + done : at + done + len(piece)] = piece
                 if buffer is not None:
-                    release(buffer, at + done, at + done + len(piece))
+                    release(buffer, at + done, at + done + len(piece), self.channels)
                 done += len(piece)
             if done >= limit:
                 break
         return done
 
 
-def mapped(samples: int, folder: Path | None = None) -> tuple[Samples, mmap.mmap]:
-    """A writable buffer of `samples` silent samples, backed by an unnamed temporary file."""
+def mapped(frames: int, folder: Path | None = None, channels: int = 1) -> tuple[Samples, mmap.mmap]:
+    """A writable buffer of `frames` silent frames, backed by an unnamed temporary file."""
+    size = 2 * channels * max(1, frames)
     with tempfile.TemporaryFile(dir=folder) as file:
-        file.truncate(2 * max(1, samples))  # sparse: silence takes no room
-        buffer = mmap.mmap(file.fileno(), 2 * max(1, samples))
-    return np.frombuffer(buffer, dtype=np.int16)[:samples], buffer
+        file.truncate(size)  # sparse: silence takes no room
+        buffer = mmap.mmap(file.fileno(), size)
+    return np.frombuffer(buffer, dtype=np.int16).reshape(-1, channels)[:frames], buffer
 
 
-def release(buffer: mmap.mmap, start: int, stop: int) -> None:
-    """Drop samples [start, stop) of a mapped buffer from this process's memory (the whole
+def release(buffer: mmap.mmap, start: int, stop: int, channels: int = 1) -> None:
+    """Drop frames [start, stop) of a mapped buffer from this process's memory (the whole
     pages inside the range); they stay in the file and are read back if used again."""
     advise = getattr(buffer, "madvise", None)
     dontneed = getattr(mmap, "MADV_DONTNEED", None)
     if advise is None or dontneed is None:
         return
-    page = mmap.PAGESIZE
-    first = -(-2 * max(0, start) // page) * page
-    last = min(2 * stop, len(buffer)) // page * page
+    page, size = mmap.PAGESIZE, 2 * channels
+    first = -(-size * max(0, start) // page) * page
+    last = min(size * stop, len(buffer)) // page * page
     if last > first:
         advise(dontneed, first, last - first)
 

@@ -1,5 +1,7 @@
 """The same last steps for every engine's clip: trim the silence at both ends, time-stretch
-what the engine's own speed control could not reach, resample to the render rate, 16-bit.
+what the engine's own speed control could not reach, resample to the render rate, level it
+(BS.1770 loudness and true peak, `loudness.level`), 16-bit. A clip is cached as it leaves
+here, so a cue is measured once, not each time it is rendered.
 
 Resampling is soxr's (a real band-limited resampler) and time-stretching Rubber Band's,
 through pedalboard: both deterministic, so a clip depends only on its text and settings.
@@ -11,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..clip import SAMPLE_RATE, Clip
+from ..loudness import level
 
 Floats = npt.NDArray[np.float32]
 
@@ -54,14 +57,16 @@ def resample(x: Floats, rate: int) -> Floats:
 def finish(x: Floats, rate: int, factor: float = 1.0) -> Clip:
     """An engine's samples (floats in [-1, 1] at `rate`) as the clip the renderer takes."""
     x = resample(stretch(trim(np.asarray(x, dtype=np.float32), rate), rate, factor), rate)
-    pcm = np.round(np.clip(x, -1.0, 32767 / 32768) * 32768.0).astype("<i2")
-    return Clip(pcm.tobytes())
+    return _clip(level(x))
 
 
 def stretched(x: Floats, factor: float) -> Clip:
     """A finished clip's samples (at the render rate) made `factor` times as long."""
-    y = stretch(x, SAMPLE_RATE, factor)
-    return Clip(np.round(np.clip(y, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes())
+    return _clip(level(stretch(x, SAMPLE_RATE, factor)))
+
+
+def _clip(x: Floats) -> Clip:
+    return Clip(np.round(np.clip(x, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes())
 
 
 def pcm16_floats(pcm: bytes) -> Floats:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from ..estimate import RATE_FLOOR, clean_text
 from ..estimate import _features as features  # one feature set for every length model
 
-FINISH = "finish-1"
+FINISH = "finish-2"
 """The version of the steps every clip goes through after its engine (calibration, trimming,
-stretching, resampling): part of every engine's id, so a change makes new cache keys."""
+stretching, resampling, leveling): part of every engine's id, so a change makes new cache keys."""
 
 STRETCH_TOLERANCE = 1.02
 """A residual this small is left alone: time-stretching costs more than it brings."""
@@ -95,18 +95,6 @@ CALIBRATIONS["system"] = CALIBRATIONS["espeak"]
 """pyttsx3's espeak driver takes espeak-ng's nominal rate. SAPI5 and NSSpeechSynthesizer take
 a nominal words per minute too, which is passed as it is (not measured here)."""
 assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
-
-
-# --- Loudness -------------------------------------------------------------------------------
-
-SPEECH_GAIN = {"natural": 10 ** (-1.4 / 20)}
-"""Each engine's trim after the renderer levels a cue on its RMS: measured with ffmpeg's ebur128
-over every cue of upper-back, the natural voice came out at -19.4 LUFS against -20.8 for
-espeak-ng and the system voice (docs/speech-rates.md)."""
-
-
-def speech_gain(engine: str | None) -> float:
-    return SPEECH_GAIN.get(engine or "natural", 1.0)
 
 
 # --- Length models ------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""The library's entry points: what the CLI calls, usable on their own.
+
+from voiceguide import api
+timeline = api.compile("upper-back", rate=120)
+
+One module per idea: `settings` (what a run is spoken and mixed with, from the command line,
+the routine and the config), `synthesis` (cues to clips, and the timeline laid out on them),
+`exporting`, `playback`, `listing` (the catalog's lengths) and `threads`.
+"""
+
+from .. import language
+from .exporting import export
+from .listing import Entry, builtin_routines, builtin_techniques
+from .playback import playing
+from .settings import (
+    bed,
+    estimate,
+    input_files,
+    load,
+    mix_for,
+    refuse_unknown_voice,
+    settings_for,
+)
+from .synthesis import Prepared, Progress, compile, prepare
+
+__all__ = [
+    "Entry",
+    "Prepared",
+    "Progress",
+    "bed",
+    "builtin_routines",
+    "builtin_techniques",
+    "compile",
+    "estimate",
+    "export",
+    "input_files",
+    "language",
+    "load",
+    "mix_for",
+    "playing",
+    "prepare",
+    "refuse_unknown_voice",
+    "settings_for",
+]

@@ -1,0 +1,72 @@
+"""A routine to an audio file (and a transcript), rendered as it is encoded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..language import Routine
+from ..timeline import Timeline
+from .settings import input_files, load, mix_for
+from .synthesis import Progress, prepare
+from .threads import preload
+
+if TYPE_CHECKING:
+    from ..speech import Synthesizer
+
+
+def export(
+    routine: str | Routine,
+    audio: Path,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+    transcript: Path | None = None,
+    progress: Progress | None = None,
+    engine: Synthesizer | None = None,
+    force: bool = False,
+    loudness: float | None = None,
+    ambience: str | None = None,
+    mono: bool | None = None,
+) -> Timeline:
+    """Write the routine to `audio` (format from its suffix) and optionally a transcript.
+    `force` replaces a read-only file; a file the export reads is never replaced.
+    `loudness`, `ambience` and `mono`: see `settings.mix_for` (None: the routine's, the
+    config's or the default)."""
+    from .. import export as exporter
+
+    exporter.check_targets(audio, transcript, force=force)
+    routine = load(routine)
+    exporter.check_inputs((audio, transcript), input_files(routine))
+    mix = mix_for(routine, loudness=loudness, ambience=ambience, mono=mono)
+    if mix.bed is not None and Path(mix.bed.name).is_absolute():  # the user's own WAV
+        exporter.check_inputs((audio, transcript), [Path(mix.bed.name)])
+    preload("numpy", "soundfile")
+    prepared = prepare(
+        routine,
+        rate=rate,
+        voice=voice,
+        engine_name=engine_name,
+        pace=pace,
+        detail=detail,
+        progress=progress,
+        engine=engine,
+    )
+    from ..render import Renderer
+
+    timeline = prepared.timeline
+    with prepared.clips as clips:
+        renderer = Renderer(clips, prepared.settings.volume, mix)
+        exporter.export(
+            timeline,
+            (renderer.blocks(section) for section in timeline.sections),
+            audio,
+            transcript=transcript,
+            progress=progress and (lambda done, total: progress("audio", done, total)),
+            force=force,
+            channels=mix.channels,
+        )
+    return timeline

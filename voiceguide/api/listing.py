@@ -1,0 +1,55 @@
+"""The catalog's lengths: every built-in routine and technique, estimated without synthesis."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .. import language, phrases
+from ..compiler import compile_routine
+from ..language import Routine
+from .settings import estimate, settings_for
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of `voiceguide list`."""
+
+    name: str
+    title: str
+    duration: int
+    """Estimated milliseconds at the default voice speed."""
+    equipment: tuple[str, ...]
+    own: bool = False
+    """A technique from the user's own techniques/ folder."""
+
+
+def builtin_routines(pace: float | None = None) -> list[Entry]:
+    entries = []
+    for name, path in language.builtin_routines().items():
+        routine = language.read_routine(path)
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
+        equipment = phrases.equipment(routine)
+        entries.append(Entry(name, routine.title, timeline.duration, equipment))
+    return entries
+
+
+def builtin_techniques(pace: float | None = None) -> list[Entry]:
+    """The built-in techniques, then the user's own (from the config folder's techniques/)."""
+    from ..catalog import user_techniques
+
+    entries = []
+    own = user_techniques()
+    for name, technique in [*language.builtin_techniques().items(), *own.items()]:
+        alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
+        routine = Routine(technique.title, (alone,), transition_ms=0)
+        settings = settings_for(routine, pace=pace)
+        timeline = compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
+        length = timeline.sections[1].duration
+        entries.append(Entry(name, technique.title, length, technique.equipment, name in own))
+    return entries

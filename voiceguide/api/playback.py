@@ -1,0 +1,158 @@
+"""Play a routine aloud while it is being made: the first section sounds while the rest is
+still synthesized and rendered."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..compiler import compile_routine, cue_texts
+from ..config import Settings
+from ..language import Routine
+from .settings import estimate, load, mix_for, refuse_unknown_voice, settings_for
+from .synthesis import audio_folder, check_before_synthesis, clip_entry, engine_for, store
+from .threads import background
+
+if TYPE_CHECKING:
+    from ..player import Player
+    from ..program import Program
+    from ..render import Mix, Samples
+    from ..sink import Clock, Sink
+    from ..speech import Synthesizer
+
+
+@contextlib.contextmanager
+def playing(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+    start_at: int = 1,
+    record: bool = True,
+    sink: Sink | None = None,
+    clock: Clock | None = None,
+    engine: Synthesizer | None = None,
+    loudness: float | None = None,
+    ambience: str | None = None,
+    mono: bool | None = None,
+) -> Iterator[Player]:
+    """A Player for the routine, its audio being made in the background from the first cue on.
+
+    Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
+    synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
+    `record` writes the session into the history (history.py), as it goes. Unless `detail`
+    is given, the first session with a routine, and the first after a long break, is full.
+    `loudness`, `ambience` and `mono`: see `settings.mix_for`.
+    """
+    import os
+
+    from ..player import Player
+    from ..program import Program
+    from ..render import Renderer, placed, speech, to_pcm16
+    from ..sink import SimpleaudioSink, SystemClock
+
+    spec = routine
+    routine = load(routine)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
+    if detail is None and settings.detail != "full" and record:
+        from .. import history
+        from ..session import routine_key
+
+        if history.needs_full(routine_key(spec, routine)):
+            settings = replace(settings, detail="full")
+    if engine is None:
+        refuse_unknown_voice(routine, settings, voice=voice)
+    check_before_synthesis(routine, settings)
+    expected = compile_routine(
+        routine,
+        estimate(settings),
+        pace=settings.pace,
+        start_at=start_at,
+        detail=settings.detail,
+    ).duration
+    mix = mix_for(routine, loudness=loudness, ambience=ambience, mono=mono)
+    clock = clock or SystemClock()
+    sink = sink or SimpleaudioSink(clock)
+    sink.check()
+    with (
+        engine_for(engine, settings) as synthesizer,
+        engine_for(engine, settings, workers=1) as confirmations,
+    ):
+        program = Program(
+            routine.title,
+            expected_ms=expected,
+            folder=audio_folder(synthesizer),
+            fill=Renderer({}, settings.volume, mix).filler,  # "+": more bed, or silence
+        )
+        background(_produce, routine, settings, mix, synthesizer, program, start_at)
+
+        def speak(text: str) -> Samples:
+            clip = next(iter(confirmations.synthesize([text], settings)))
+            return to_pcm16(placed(speech(clip, mix.loudness) * settings.volume, mix))
+
+        player = Player(program, sink, clock, speak)
+        if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
+            player.heard.stuck_s = float(wait)
+        from .. import session
+
+        recorder = session.recorder(spec, routine, settings, start_at) if record else None
+        if recorder is not None:
+            player.on_section = recorder.entered
+        try:
+            yield player
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.end(session.outcome(exc))
+            raise
+        else:
+            if recorder is not None:
+                finished = player.state == "done" and not player.quitting
+                recorder.end("finished" if finished else "quit")
+        finally:
+            player.close()
+
+
+def _produce(
+    routine: Routine,
+    settings: Settings,
+    mix: Mix,
+    synthesizer: Synthesizer,
+    program: Program,
+    start_at: int = 1,
+) -> None:
+    """Synthesize, compile and render section by section, so the first plays while the rest is
+    still being made. Runs in its own thread; errors go to the player through `program`."""
+    from ..compiler import compile_sections
+    from ..render import Renderer
+
+    try:
+        texts = cue_texts(routine, settings.pace, start_at, settings.detail)
+        stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
+        with store(synthesizer) as clips:
+
+            def length(text: str) -> int:
+                while text not in clips:  # clips arrive in first-use order
+                    done, clip = next(stream)
+                    clips.add(done, clip, clip_entry(synthesizer, done, settings))
+                return clips.length_ms(text)
+
+            renderer = Renderer(clips, settings.volume, mix)
+            for section in compile_sections(
+                routine,
+                length,
+                limit=False,
+                pace=settings.pace,
+                start_at=start_at,
+                detail=settings.detail,
+            ):
+                program.add(section, renderer.blocks(section))
+        program.finish()
+    except BaseException as exc:  # handed to the player, which raises it in the main thread
+        program.finish(exc)

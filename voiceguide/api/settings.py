@@ -1,0 +1,142 @@
+"""What a run is spoken and mixed with: the command line beats the routine file, which beats
+the user's config, which beats the defaults."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import language
+from ..compiler import SpeechMs
+from ..config import Settings, resolve_settings
+from ..language import Routine
+
+if TYPE_CHECKING:
+    from ..ambience import Bed
+    from ..render import Mix
+
+_log = logging.getLogger("voiceguide.api")
+
+
+def load(routine: str | Routine) -> Routine:
+    """A routine by built-in name or path (a Routine is taken as it is)."""
+    return language.load_routine(routine) if isinstance(routine, str) else routine
+
+
+def settings_for(
+    routine: Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+) -> Settings:
+    """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
+    settings = resolve_settings(
+        rate=rate,
+        voice=voice,
+        routine_rate=routine.rate,
+        routine_voice=routine.voice,
+        engine=engine_name,
+        routine_engine=routine.engine,
+        pace=pace,
+        routine_pace=routine.pace,
+        detail=detail,
+    )
+    return replace(settings, engine=_choose(settings.engine, settings.voice))
+
+
+@functools.cache
+def _choose(requested: str | None, voice: str) -> str:
+    """The engine that speaks; why it is not the one asked for is said once, as a warning."""
+    from ..speech import choose
+
+    name, warning = choose(requested, voice)
+    if warning:
+        _log.warning(warning)
+    return name
+
+
+def refuse_unknown_voice(routine: Routine, settings: Settings, *, voice: str | None = None) -> None:
+    """Refuse a voice the engine does not have before any work: one line naming where it was
+    asked for (the routine file or the config file, and the key), and the close matches."""
+    from ..config import config_path
+    from ..errors import Problem, RoutineError, UsageError
+    from ..speech import resolve
+
+    try:
+        resolve(settings.engine or "natural", settings.voice)
+    except UsageError as exc:
+        if voice is not None:  # from the command line: the message says it all
+            raise
+        where = routine.source if routine.voice else str(config_path())
+        raise RoutineError([Problem(where, "voice", str(exc))]) from exc
+
+
+def estimate(settings: Settings) -> SpeechMs:
+    """The engine's length model at the settings' rate: no synthesis."""
+    from ..speech import length_model
+
+    return length_model(settings.engine or "natural", settings.rate)
+
+
+def mix_for(
+    routine: Routine,
+    *,
+    loudness: float | None = None,
+    ambience: str | None = None,
+    mono: bool | None = None,
+) -> Mix:
+    """How the routine sounds beyond its words: loudness and mono from the command line, else
+    the config, else -16 LUFS in stereo; the bed as `bed` finds it; `pan = false` in the
+    routine keeps every cue centred."""
+    from ..config import sound_config
+    from ..loudness import TARGET_LUFS
+    from ..render import Mix
+
+    config = sound_config()
+    return Mix(
+        loudness=loudness if loudness is not None else config.loudness or TARGET_LUFS,
+        bed=bed(routine, ambience, config.ambience),
+        stereo=not (mono if mono is not None else config.mono or False),
+        pan=routine.pan,
+    )
+
+
+def bed(routine: Routine, ambience: str | None = None, configured: str | None = None) -> Bed | None:
+    """The bed under the routine: `ambience` (from the command line: a name, "off", or a WAV
+    inside the routine's folder or the config folder), else the routine's, else the config's
+    (a WAV there is inside the config folder), else none."""
+    from .. import ambience as beds
+    from ..config import config_dir, config_path, sound_config
+
+    folders = [routine.path.parent] if routine.path else []
+    if ambience is not None:
+        return beds.load(ambience, [Path.cwd()], "--ambience", [*folders, config_dir()])
+    if routine.ambience is not None:
+        return beds.load(routine.ambience, folders, f"{routine.source}: ambience", folders)
+    value = configured if configured is not None else sound_config().ambience
+    if value is None:
+        return None
+    return beds.load(value, [config_dir()], f"{config_path()}: ambience", [config_dir()])
+
+
+def input_files(routine: Routine) -> list[Path]:
+    """The files a run of `routine` reads: its file, every sound it may play, the config."""
+    from .. import sounds
+    from ..config import config_path
+    from ..language import Chime
+
+    files = [routine.path] if routine.path else []
+    files += [
+        Path(step.sound)
+        for technique in routine.techniques
+        for step in technique.steps
+        if isinstance(step, Chime) and Path(step.sound).is_absolute()
+    ]
+    files += [sounds.sound_dir() / f"{name}.wav" for name in sounds.NAMES]
+    return [*files, config_path()]

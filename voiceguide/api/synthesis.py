@@ -1,0 +1,152 @@
+"""Cues to clips (cached clips first, the engine for the rest) and the timeline laid out on
+the clips' real lengths."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..compiler import compile_routine, cue_texts
+from ..config import Settings
+from ..language import Routine
+from ..timeline import Timeline
+from .settings import estimate, load, refuse_unknown_voice, settings_for
+
+if TYPE_CHECKING:
+    from ..speech import Synthesizer
+    from ..store import ClipStore
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total): stage "speech" counts clips, "audio" milliseconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A routine compiled against its real clips: everything render needs."""
+
+    timeline: Timeline
+    clips: ClipStore
+    """On disk, a few in memory; close it when done (or let it be collected)."""
+    settings: Settings
+
+
+def compile(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+    estimate_only: bool = False,
+) -> Timeline:
+    """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
+    Either way a voice the engine does not have is refused first."""
+    routine = load(routine)
+    if estimate_only:
+        settings = settings_for(
+            routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+        )
+        refuse_unknown_voice(routine, settings, voice=voice)
+        return compile_routine(
+            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+        )
+    return prepare(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    ).timeline
+
+
+def prepare(
+    routine: str | Routine,
+    *,
+    rate: int | None = None,
+    voice: str | None = None,
+    engine_name: str | None = None,
+    pace: float | None = None,
+    detail: str | None = None,
+    progress: Progress | None = None,
+    engine: Synthesizer | None = None,
+) -> Prepared:
+    """Synthesize every cue (cached clips first), then compile against the real clip lengths.
+
+    The length limit applies to the estimated length, as `check` shows it, and is checked
+    first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
+    routine = load(routine)
+    settings = settings_for(
+        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
+    )
+    if engine is None:
+        refuse_unknown_voice(routine, settings, voice=voice)
+    check_before_synthesis(routine, settings)
+    texts = cue_texts(routine, settings.pace, detail=settings.detail)
+    with engine_for(engine, settings) as synthesizer:
+        clips = store(synthesizer)
+        try:
+            made = synthesizer.synthesize(texts, settings)
+            for done, (text, clip) in enumerate(zip(texts, made, strict=True), 1):
+                clips.add(text, clip, clip_entry(synthesizer, text, settings))
+                if progress is not None:
+                    progress("speech", done, len(texts))
+        except BaseException:
+            clips.close()
+            raise
+    timeline = compile_routine(
+        routine, clips.length_ms, limit=False, pace=settings.pace, detail=settings.detail
+    )
+    return Prepared(timeline, clips, settings)
+
+
+def check_before_synthesis(routine: Routine, settings: Settings) -> int:
+    """Raise what would stop the run later, before anything is synthesized: the length limit
+    (on the estimate: the same line `check` gives) and a bad cache limit. The estimated ms."""
+    from ..cache import configured_limit_mb
+
+    configured_limit_mb()
+    return compile_routine(
+        routine, estimate(settings), pace=settings.pace, detail=settings.detail
+    ).duration
+
+
+def store(synthesizer: Synthesizer) -> ClipStore:
+    """A store for the run's clips, beside the clip cache when there is one."""
+    from ..cache import CachedSynthesizer
+    from ..store import ClipStore
+
+    return ClipStore(synthesizer.cache if isinstance(synthesizer, CachedSynthesizer) else None)
+
+
+def audio_folder(synthesizer: Synthesizer) -> Path | None:
+    """Where the player's audio files go: beside the clip cache (on disk) when there is one."""
+    from ..cache import CachedSynthesizer
+    from ..tape import folder_near
+
+    if isinstance(synthesizer, CachedSynthesizer):
+        return folder_near(synthesizer.cache.directory)
+    return None
+
+
+def clip_entry(synthesizer: Synthesizer, text: str, settings: Settings) -> Path | None:
+    from ..cache import CachedSynthesizer
+
+    if isinstance(synthesizer, CachedSynthesizer):
+        return synthesizer.entry(text, settings)
+    return None
+
+
+@contextlib.contextmanager
+def engine_for(
+    engine: Synthesizer | None, settings: Settings, workers: int | None = None
+) -> Iterator[Synthesizer]:
+    """The given engine, or the real one behind the clip cache (its workers start only on a
+    cache miss, and stop when the work is done)."""
+    if engine is not None:
+        yield engine
+        return
+    from ..cache import CachedSynthesizer, ClipCache
+    from ..speech import open_engine
+
+    with open_engine(settings.engine or "natural", workers) as real:
+        yield CachedSynthesizer(real, ClipCache())

@@ -1,0 +1,11 @@
+"""The command line: parse, call the library, print. The only place that prints or exits.
+
+`app` holds the group and `main`; the commands are in `routines` (list, show, check), `session`
+(export, play, history, screen) and `extras` (sounds, voices, cache); `options` has the options
+they share.
+"""
+
+from . import extras, routines, session
+from .app import cli, main
+
+__all__ = ["cli", "extras", "main", "routines", "session"]

@@ -1,0 +1,132 @@
+"""The group every command belongs to, the helpers they share, and `main`: every error one
+line per problem and an exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from .. import api, streams
+from ..errors import ExitStatus, VoiceguideError
+from ..timeline import Timeline
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+# We do no linear algebra: OpenBLAS's thread pool would only double numpy's import time.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="voiceguide")
+def cli() -> None:
+    """Voice-guided mobility routines for a stiff upper back, narrated hands-free.
+
+    Stop at once on sharp or radiating pain, numbness, tingling or weakness.
+    """
+
+
+def _clock(ms: int) -> str:
+    minutes, rest = divmod(ms, 60_000)
+    return f"{minutes}:{rest / 1000:04.1f}"
+
+
+def _length(ms: int) -> str:
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _warn(timeline: Timeline) -> None:
+    for warning in timeline.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[api.Progress | None]:
+    """A progress bar on a terminal; nothing at all otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    labels = {"speech": "Synthesizing speech", "audio": "Writing audio"}
+    with Progress(transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+class _Warnings(logging.Handler):
+    """What the library works around (an unwritable cache) and logs, as one line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM, and SIGHUP (the terminal was closed), unwind like Ctrl-C, so temporary files
+    are removed and the sound stops on the way out."""
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; turn every error into one line per problem and an exit status."""
+    for name in ("SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+    library = logging.getLogger("voiceguide")
+    if not any(isinstance(h, _Warnings) for h in library.handlers):
+        library.addHandler(_Warnings())
+        library.propagate = False
+    with streams.guarded() as (_, err):
+        status = _run(argv, err)
+    sys.exit(status)
+
+
+def _run(argv: Sequence[str] | None, err: streams.Guarded) -> int:
+    def report(lines: Iterable[str]) -> None:
+        """On standard error; if that cannot be written, on standard output; else nowhere
+        (the exit status still says it)."""
+        text = "".join(f"{line}\n" for line in lines)
+        for stream in (sys.stderr, sys.stdout):
+            with contextlib.suppress(streams.StreamError):
+                stream.write(text)
+                stream.flush()
+                if not err.failed or stream is sys.stdout:
+                    return
+
+    try:
+        try:
+            status = cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+        except SystemExit as exc:  # `check` and the safety questions end with a status
+            status = exc.code
+        sys.stdout.flush()  # a full disk shows here, as an error, not as a traceback at exit
+    except click.ClickException as exc:
+        shown = io.StringIO()
+        exc.show(file=shown)
+        report(shown.getvalue().splitlines())
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        report(["interrupted"])
+        return ExitStatus.INTERRUPTED
+    except streams.StreamError as exc:
+        if not exc.reader_gone:  # `| head -1` took what it wanted: end quietly
+            report([f"error: {exc}"])
+        return exc.exit_code
+    except VoiceguideError as exc:
+        report(f"error: {line}" for line in str(exc).splitlines())
+        return exc.exit_code
+    return status if isinstance(status, int) else 0

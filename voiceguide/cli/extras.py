@@ -1,0 +1,125 @@
+"""The sounds, the voices and the speech cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..config import ENGINES
+from ..errors import UsageError
+from ..names import valid
+from ..timeline import Timeline
+from .app import cli
+
+if TYPE_CHECKING:
+    from ..render import Samples
+
+
+@cli.command("sounds")
+@click.argument("name", required=False)
+@click.option("--play", "play_it", is_flag=True, help="Play the sound NAME.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
+)
+def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
+    """List the sounds a routine can use and what each tells you; play or export one.
+
+    A routine file names them with { chime = "NAME" }; holds, breaths, sides and the start
+    and end of each technique use them on their own.
+    """
+    from .. import sounds
+
+    if name is None:
+        if play_it or output:
+            raise UsageError("name the sound to play or export, e.g. voiceguide sounds hold-end")
+        for sound, meaning in sounds.NAMES.items():
+            click.echo(f"{sound:<16} {meaning}")
+        return
+    if name not in sounds.NAMES:
+        raise UsageError(f"no sound {name!r}{valid(name, sounds.NAMES, 'sounds')}")
+    if output is not None:
+        _export_sound(name, output)
+        click.echo(f"wrote {output}")
+    if play_it:
+        _play_sound(name)
+    if not (play_it or output):
+        click.echo(f"{name}: {sounds.NAMES[name]}")
+
+
+def _samples(name: str) -> Samples:
+    import numpy as np
+
+    from .. import sounds
+
+    return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
+
+
+def _play_sound(name: str) -> None:
+    from ..sink import SimpleaudioSink
+
+    sink = SimpleaudioSink()
+    sink.check()
+    playback = sink.play(_samples(name))
+    while playback.is_playing():
+        sink.clock.sleep(0.02)
+
+
+def _export_sound(name: str, output: Path) -> None:
+    """One sound, written the way routines are exported: atomic, tagged, any format."""
+    from .. import export as exporter
+    from ..clip import SAMPLE_RATE
+    from ..timeline import Event, Section, samples_to_ms
+
+    pcm = _samples(name)
+    ms = samples_to_ms(len(pcm), SAMPLE_RATE)
+    event = Event(0, ms, "chime", name=name)
+    timeline = Timeline(name, (Section(name, 0, ms, (event,)),))
+    exporter.export(timeline, [[pcm]], output)
+
+
+@cli.command()
+@click.option("--engine", type=click.Choice(ENGINES), default=None, help="Only this engine's.")
+def voices(engine: str | None) -> None:
+    """List the voices --voice accepts, engine by engine: id, name and languages."""
+    from ..speech import list_voices, unavailable
+
+    for name in [engine] if engine else ENGINES:
+        reason = unavailable(name)
+        if reason:
+            click.echo(f"{name}: not available here ({reason})")
+            continue
+        click.echo(f"{name}:")
+        for v in list_voices(name):
+            click.echo(f"  {v.id:<28} {v.name:<44} {', '.join(v.languages)}")
+
+
+@cli.group()
+def cache() -> None:
+    """Manage the cache of synthesized speech clips."""
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Delete every cached clip."""
+    from ..cache import ClipCache
+
+    store = ClipCache()
+    click.echo(f"removed {store.clear()} clip(s) from {store.directory}")
+
+
+@cache.command("info")
+def cache_info() -> None:
+    """Show where the cache is, its size, its limit (config key cache_limit_mb) and entries.
+    Past the limit, the least recently used clips are removed."""
+    from ..cache import ClipCache
+
+    info = ClipCache().info()
+    click.echo(f"location: {info.directory}")
+    click.echo(f"size: {info.bytes / 1e6:.1f} MB in {info.entries} clip(s)")
+    click.echo(f"limit: {info.limit_bytes / 1e6:g} MB (config key cache_limit_mb)")

@@ -1,0 +1,131 @@
+"""The options several commands share, and the packing of the run options into one value."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ..config import DETAILS, ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
+from ..loudness import LUFS_RANGE, TARGET_LUFS
+
+RATE = click.option(
+    "--rate",
+    type=click.IntRange(RATE_MIN, RATE_MAX),
+    default=None,
+    help=f"Voice speed in words per minute ({RATE_MIN}-{RATE_MAX}). Default: the routine's, "
+    "your config's, or 150.",
+)
+VOICE = click.option(
+    "--voice",
+    default=None,
+    help="Voice id, name or language (see 'voiceguide voices'). Default: en-us.",
+)
+
+ENGINE = click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=None,
+    help="Speech engine: natural (the default for English), espeak (fast, 130 languages) or "
+    "system (your platform's voices). Default: the routine's, your config's, or natural.",
+)
+
+PACE = click.option(
+    "--pace",
+    type=click.FloatRange(PACE_MIN, PACE_MAX),
+    default=None,
+    help=f"Scale every hold, breath, rest and transition ({PACE_MIN}-{PACE_MAX}; 2 is twice "
+    "as long), never the speech. Default: the routine's, your config's, or 1.",
+)
+
+DETAIL = click.option(
+    "--detail",
+    type=click.Choice(DETAILS),
+    default=None,
+    help="full: every explanation; brief: for someone who knows the routine (safety in one "
+    "sentence, sounds not explained, positions in one line). Default: your config's, or full; "
+    "play is full the first time and after 30 days away unless this is given.",
+)
+
+LOUDNESS = click.option(
+    "--loudness",
+    type=click.FloatRange(*LUFS_RANGE),
+    default=None,
+    help=f"Integrated loudness in LUFS ({LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}; default "
+    f"{TARGET_LUFS:g}, where phones expect speech), true peak at most -1 dBTP. Default: your "
+    "config's, or -16.",
+)
+AMBIENCE = click.option(
+    "--ambience",
+    metavar="NAME|FILE.wav|off",
+    default=None,
+    help="A calm bed under the routine that ducks under the voice: brown-noise, drone, a "
+    ".wav in the routine's or the config folder, or off. Default: the routine's, your "
+    "config's, or off.",
+)
+MONO = click.option(
+    "--mono/--stereo",
+    default=None,
+    help="Mono, or stereo where cues of a side lean toward that ear. Default: your "
+    "config's, or stereo.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """How a routine is spoken and sounds, as given on the command line (None: not given)."""
+
+    rate: int | None = None
+    voice: str | None = None
+    engine: str | None = None
+    pace: float | None = None
+    detail: str | None = None
+    loudness: float | None = None
+    ambience: str | None = None
+    mono: bool | None = None
+
+    def speech(self) -> dict[str, Any]:
+        """The keyword arguments of api.compile."""
+        return {
+            "rate": self.rate,
+            "voice": self.voice,
+            "engine_name": self.engine,
+            "pace": self.pace,
+            "detail": self.detail,
+        }
+
+    def sound(self) -> dict[str, Any]:
+        """The keyword arguments of api.export and api.playing."""
+        return {
+            **self.speech(),
+            "loudness": self.loudness,
+            "ambience": self.ambience,
+            "mono": self.mono,
+        }
+
+
+RUN_OPTIONS = (RATE, VOICE, ENGINE, PACE, DETAIL, LOUDNESS, AMBIENCE, MONO)
+SPOKEN_OPTIONS = RUN_OPTIONS[:5]
+
+
+def run_options(
+    *options: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with `options` (default: all of RUN_OPTIONS), handed to it as one
+    `run: Run` argument."""
+    chosen = options or RUN_OPTIONS
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in Run.__slots__ if name in kwargs}
+            return command(*args, run=Run(**given), **kwargs)
+
+        for option in reversed(chosen):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate

@@ -1,0 +1,256 @@
+"""Commands that run a routine (export, play), its history, and the safety questions."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from .. import api
+from ..errors import AudioDeviceError, ExitStatus, UsageError
+from .app import _length, _progress, _warn, cli
+from .options import Run, run_options
+
+
+@cli.command()
+@click.argument("routine")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Audio file to write: .wav, .flac, .ogg or .mp3 (with chapters).",
+)
+@click.option(
+    "--transcript",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write a transcript synced to the audio: .vtt, .srt or .lrc.",
+)
+@run_options()
+@click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
+def export(routine: str, output: Path, transcript: Path | None, run: Run, force: bool) -> None:
+    """Export ROUTINE to an audio file to take along on a phone.
+
+    ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file. A file
+    replaced keeps its permissions; a symlink is written through to its target.
+    """
+    with _progress() as progress:
+        timeline = api.export(
+            routine,
+            output,
+            **run.sound(),
+            transcript=transcript,
+            progress=progress,
+            force=force,
+        )
+    _warn(timeline)
+    click.echo(
+        f"wrote {output} ({_length(timeline.duration)})"
+        + (f" and {transcript}" if transcript else "")
+    )
+
+
+@cli.command()
+@click.argument("routine", required=False)
+@run_options()
+@click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Carry on the last session (of ROUTINE, if given) that did not finish, from the start "
+    "of the technique where it stopped.",
+)
+@click.option(
+    "--else-export",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With no sound device, export to this file (and a .vtt transcript) instead.",
+)
+def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Path | None) -> None:
+    """Play ROUTINE aloud (default: upper-back), hands-free.
+
+    ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
+    .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
+    starts the technique again (twice: the one before), + adds ten seconds to a hold, q
+    stops. Each is confirmed aloud. Every session is kept in the history
+    ('voiceguide history').
+    """
+    from .. import terminal
+
+    start_at = 1
+    if resume:
+        from ..session import resume_point
+
+        last = resume_point(routine)
+        routine, start_at = last.routine, last.start_at
+        run = replace(
+            run,
+            rate=run.rate or last.rate,
+            voice=run.voice or last.voice,
+            engine=run.engine or last.engine,
+            pace=run.pace or last.pace,
+        )
+    routine = routine or "upper-back"
+    quit_ = False
+    with contextlib.ExitStack() as stack:
+        try:
+            player = stack.enter_context(api.playing(routine, **run.sound(), start_at=start_at))
+        except AudioDeviceError as exc:
+            if else_export is None:
+                raise AudioDeviceError(
+                    f"{exc}; to listen elsewhere, export it: "
+                    f"voiceguide export {routine} -o FILE.mp3"
+                ) from exc
+            click.echo(f"{exc}; exporting instead", err=True)
+            _export_instead(routine, else_export, run)
+            return
+        _warn(
+            api.compile(routine, rate=run.rate, voice=run.voice, pace=run.pace, estimate_only=True)
+        )
+        if not yes:  # asked only when there is something to play on
+            _screen()
+        if _interactive():  # the opening is being synthesized meanwhile
+            click.echo(
+                f"{_briefing(routine)} Keys: space pause, n next, "
+                "p again, + ten more seconds, q stop."
+            )
+            click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
+        read_key = stack.enter_context(terminal.keys())
+        stack.callback(terminal.end_line)
+        player.run(read_key, terminal.status_printer())
+        quit_ = player.quitting
+    if quit_:
+        _how_to_resume()
+
+
+def _export_instead(routine: str, audio: Path, run: Run) -> None:
+    transcript = audio.with_suffix(".vtt")
+    with _progress() as progress:
+        api.export(routine, audio, **run.sound(), transcript=transcript, progress=progress)
+    click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
+
+
+def _how_to_resume() -> None:
+    """After q: where it stopped, and the command that carries on from there."""
+    from ..history import HistoryError, resume_point
+    from ..session import stopped_line
+
+    try:
+        last = resume_point()
+    except HistoryError:
+        return  # said as a warning when the session started
+    if last is not None and last.outcome == "quit":
+        click.echo(stopped_line(last))
+
+
+@cli.command("history")
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(1, 10_000), default=20, help="Sessions listed (20)."
+)
+def history_(as_json: bool, limit: int) -> None:
+    """List recent sessions: date, routine, minutes, how each ended; total minutes and the
+    current streak of days in a row with a session."""
+    import json
+
+    from .. import history
+
+    summary = history.summary(limit)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo("\n".join(summary.table()))
+
+
+def _briefing(spec: str) -> str:
+    """What to fetch and how to settle, for the first technique's posture."""
+    from ..catalog import load_routine
+    from ..phrases import briefing
+
+    return briefing(load_routine(spec))
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _screen() -> None:
+    """The guide's screening questions, when no clean answers of the last 90 days are on
+    record; any yes stops here."""
+    from .. import screening
+    from ..config import read_config
+
+    config = read_config()
+    if not screening.due(config, screening.today()):
+        return
+    if not _interactive():
+        raise UsageError(
+            "before play, voiceguide asks a few safety questions every "
+            f"{screening.RENEW_DAYS} days, which needs a terminal; run it in one, or pass --yes "
+            "if none of the contraindications in the README applies to you"
+        )
+    when = screening.answered_on(config)
+    if when is None:
+        click.echo(f"A few safety questions first (asked every {screening.RENEW_DAYS} days).")
+    else:
+        click.echo(
+            f"The safety questions again: last answered on {when.isoformat()}, and asked "
+            f"every {screening.RENEW_DAYS} days."
+        )
+    _ask_safety_questions()
+
+
+def _ask_safety_questions() -> None:
+    """Ask every question; all no: remembered with today's date; any yes: why, what to do,
+    any earlier clean answers withdrawn, and exit status 1."""
+    from .. import screening
+    from ..config import config_path, read_config, remember, remember_all
+
+    answers = {q: click.confirm(q, default=None) for q, _ in screening.QUESTIONS}
+    why = screening.reasons(answers)
+    if why:
+        for line in why:
+            click.echo(f"- {line}")
+        click.echo(screening.ADVICE)
+        if read_config().get("screened") is True:
+            _save(
+                lambda: remember("screened", False),
+                "could not withdraw your earlier answers ({}); set screened = false in "
+                f"{config_path()} before you play",
+            )
+        raise SystemExit(ExitStatus.ERROR)
+    _save(
+        lambda: remember_all(screening.clean(screening.today())),
+        "could not save your answers ({}); they will be asked again next time",
+    )
+
+
+def _save(write: Callable[[], None], warning: str) -> None:
+    """Write to the config file; if it cannot be written, one warning (its reason in {})."""
+    try:
+        write()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        click.echo("warning: " + warning.replace("{}", reason, 1), err=True)
+
+
+@cli.command()
+def screen() -> None:
+    """Answer the safety questions again, now (play asks them every 90 days).
+
+    All no: the answers are kept with today's date. Any yes: why not to go on, and play asks
+    again next time.
+    """
+    from .. import screening
+
+    if not _interactive():
+        raise UsageError("the safety questions need a terminal; run voiceguide screen in one")
+    _ask_safety_questions()
+    until = screening.renewal(screening.today())
+    click.echo(f"Thank you. Play asks again from {until.isoformat()}, or after voiceguide screen.")

@@ -1,0 +1,149 @@
+"""Loudness: BS.1770 measurement (libebur128, through pyebur128) and a true-peak limiter.
+
+Every cue is brought to REFERENCE_LUFS with its true peak at most SPEECH_PEAK_DBTP once, when
+it is synthesized (speech.finish), and cached that way; a routine at another loudness moves
+every cue by the same number of dB. So the routine's gain is known before anything is
+rendered, and play (which starts before the routine is made) and export use the same one.
+See docs/loudness.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .clip import SAMPLE_RATE
+
+Floats = npt.NDArray[np.float32]
+
+TARGET_LUFS = -16.0
+"""Integrated loudness of exports and play: the usual target for spoken audio on phones."""
+LUFS_RANGE = (-30.0, -14.0)
+"""Targets `--loudness` accepts: quieter is lost on a phone; louder than -14 would take the
+voice's peaks past TRUE_PEAK_DBTP (a cue's own peaks sit 13 dB above its loudness)."""
+TRUE_PEAK_DBTP = -1.0
+"""No export goes above this true peak."""
+REFERENCE_LUFS = -16.0
+"""Every cue as cached: this loudness, ..."""
+SPEECH_PEAK_DBTP = -3.0
+"""... its true peak at most this: the 2 dB of headroom up to TRUE_PEAK_DBTP let the routine
+go 2 dB louder than the reference (LUFS_RANGE's top), or a breath tone sit under the voice."""
+OVERSAMPLE = 4
+"""The limiter reads the peak 4 times between samples, as libebur128 does at this rate."""
+LIMIT_MS = 5
+"""Half the width over which the limiter's gain moves: smooth, and ahead of the peak."""
+
+
+def db(value: float) -> float:
+    """A level in dB as a factor of amplitude."""
+    return float(10.0 ** (value / 20.0))
+
+
+def measure(x: Floats, rate: int = SAMPLE_RATE, channels: int = 1) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) of `x` (frames x channels, or mono);
+    -inf for silence. A clip shorter than BS.1770's 400 ms block is one block of its length."""
+    import pyebur128 as r128
+
+    frames = len(x)
+    if frames < rate // 100:
+        return -math.inf, -math.inf
+    mode = r128.MeasurementMode.MODE_I | r128.MeasurementMode.MODE_TRUE_PEAK
+    state = r128.R128State(channels, rate, mode)
+    state.add_frames(np.ascontiguousarray(x, dtype=np.float32).ravel(), frames)
+    if frames < rate * 4 // 10:
+        loudness = r128.get_loudness_window(state, frames * 1000 // rate)
+    else:
+        loudness = r128.get_loudness_global(state)
+    peak = max(r128.get_true_peak(state, c) for c in range(channels))
+    with np.errstate(divide="ignore"):
+        peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+    return (loudness if math.isfinite(loudness) else -math.inf), peak_db
+
+
+def level(x: Floats, rate: int = SAMPLE_RATE) -> Floats:
+    """`x` at REFERENCE_LUFS, its true peak at most SPEECH_PEAK_DBTP: every cue equally loud,
+    whatever the engine or the text. Limiting takes a little loudness away, so where the
+    limiter works the gain is raised once by what was lost and the dips found again."""
+    loudness, peak = measure(x, rate)
+    if not math.isfinite(loudness):
+        return x
+    gain = REFERENCE_LUFS - loudness
+    if peak + gain <= SPEECH_PEAK_DBTP:
+        return (x * np.float32(db(gain))).astype(np.float32)
+    env = peak_envelope(x, rate)
+    y = _limited(x, env, gain, rate)
+    short = REFERENCE_LUFS - measure(y, rate)[0]
+    if math.isfinite(short) and abs(short) >= 0.05:
+        y = _limited(x, env, gain + short, rate)
+    return y
+
+
+def _limited(x: Floats, env: Floats, gain: float, rate: int) -> Floats:
+    """`x` times `gain` dB, dipping where its peaks (`env`) would pass SPEECH_PEAK_DBTP."""
+    dip = dips(env, SPEECH_PEAK_DBTP - gain, rate)
+    out: Floats = (x * np.float32(db(gain)) * (1.0 - dip)).astype(np.float32)
+    return out
+
+
+def peak_envelope(x: Floats, rate: int = SAMPLE_RATE) -> Floats:
+    """Each sample's true peak: the largest of the oversampled values up to the next sample.
+    Oversampled a second at a time (a stream), so a long cue never needs 4 times its size."""
+    import soxr
+
+    if not len(x):
+        return x
+    stream = soxr.ResampleStream(rate, rate * OVERSAMPLE, 1, dtype="float32", quality="HQ")
+    carry = np.zeros(0, dtype=np.float32)
+    env = np.zeros(len(x), dtype=np.float32)
+    at = 0
+    for lo in range(0, len(x), rate):
+        chunk = np.ascontiguousarray(x[lo : lo + rate], dtype=np.float32)
+        made = stream.resample_chunk(chunk, last=lo + rate >= len(x))
+        up = np.abs(np.concatenate([carry, np.asarray(made, dtype=np.float32)]))
+        whole = min(len(up) // OVERSAMPLE, len(x) - at)
+        env[at : at + whole] = up[: whole * OVERSAMPLE].reshape(whole, OVERSAMPLE).max(axis=1)
+        carry, at = up[whole * OVERSAMPLE :], at + whole
+    env = np.maximum(env, np.abs(x))
+    out: Floats = np.maximum(env, np.append(env[1:], env[-1]))
+    return out
+
+
+def dips(env: Floats, ceiling_dbtp: float, rate: int = SAMPLE_RATE) -> Floats:
+    """How far the gain must dip at each sample so that a signal whose true peaks are `env`
+    stays under `ceiling_dbtp`: smoothly, over LIMIT_MS either side of each peak (the whole
+    clip is known, so the dip starts before the peak). A sample's dip depends only on the
+    peaks within 2 * LIMIT_MS of it, so it is worked out a second at a time, and only where
+    there are peaks."""
+    ceiling = np.float32(db(ceiling_dbtp))
+    out = np.zeros(len(env), dtype=np.float32)
+    k = max(1, rate * LIMIT_MS // 1000)
+    for lo in range(0, len(env), rate):
+        hi = min(lo + rate, len(env))
+        a, b = max(0, lo - 2 * k), min(len(env), hi + 2 * k)
+        part = env[a:b]
+        if not (part > ceiling).any():
+            continue
+        over = np.maximum(0.0, 1.0 - ceiling / np.maximum(part, 1e-9)).astype(np.float32)
+        # the deepest dip needed within k samples, then a box average no wider than that
+        # window: the average never dips less than what a sample needs
+        deep = _sliding_max(np.pad(over, k), 2 * k + 1)
+        sums = np.concatenate([[0.0], np.cumsum(np.pad(deep, k), dtype=np.float64)])
+        mean = (sums[2 * k + 1 :] - sums[: -2 * k - 1]) / (2 * k + 1)
+        out[lo:hi] = mean[lo - a : hi - a]
+    return out
+
+
+def _sliding_max(a: Floats, w: int) -> Floats:
+    """The largest of every w consecutive values (len(a) - w + 1 of them), in linear time:
+    running maxima forward and backward within blocks of w (van Herk, Gil and Werman)."""
+    n = len(a)
+    blocks = -(-n // w)
+    padded = np.zeros(blocks * w, dtype=np.float32)
+    padded[:n] = a
+    grid = padded.reshape(blocks, w)
+    forward = np.maximum.accumulate(grid, axis=1).ravel()
+    backward = np.maximum.accumulate(grid[:, ::-1], axis=1)[:, ::-1].ravel()
+    out: Floats = np.maximum(backward[: n - w + 1], forward[w - 1 : n])
+    return out
