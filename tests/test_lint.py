@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from voiceguide import sounds
+from voiceguide.ambience import BEDS
 from voiceguide.clip import SAMPLE_RATE
 from voiceguide.config import config_path
 
@@ -170,9 +171,25 @@ def test_many_names_list_only_the_closest_and_where_to_see_all() -> None:
 def test_sounds_lists_every_sound_with_its_meaning(run) -> None:
     result = run("sounds")
     assert result.status == 0
-    lines = result.out.splitlines()
+    chimes, beds = result.out.split("\n\n")
+    lines = chimes.splitlines()
     assert [line.split()[0] for line in lines] == list(sounds.NAMES)
     assert "switch-side" in lines[3] and "change sides" in lines[3]
+    assert beds.splitlines()[0].startswith("Beds (--ambience NAME")
+    assert [line.split()[0] for line in beds.splitlines()[1:]] == list(BEDS)
+
+
+def test_sounds_previews_a_bed(run, tmp_path) -> None:
+    """Ten seconds of the bed at its level under a routine, faded in and out."""
+    out = tmp_path / "drone.flac"
+    result = run("sounds", "drone", "-o", str(out))
+    assert result.status == 0, result.err
+    heard = decode(out)[:, 0].astype(float)
+    assert len(heard) == 10 * SAMPLE_RATE
+    assert abs(heard[0]) <= 1 and abs(heard[-1]) <= 1
+    middle = np.sqrt(np.mean(heard[4 * SAMPLE_RATE : 6 * SAMPLE_RATE] ** 2))
+    assert 100 < middle < 3000  # there, and far below the voice's level
+    assert run("sounds", "dron").err.startswith("error: no sound 'dron' (did you mean 'drone'")
 
 
 def test_an_unknown_sound_name_on_the_command_line(run) -> None:

@@ -94,6 +94,21 @@ class Bed:
         return out
 
 
+PREVIEW_S = 10
+"""How much of a bed `voiceguide sounds NAME` plays: long enough to hear its swell."""
+
+
+def preview(bed: Bed, loudness: float) -> Floats:
+    """PREVIEW_S seconds of the bed as it sounds in the quiet between cues of a routine at
+    `loudness`, faded in and out over a second."""
+    frames = PREVIEW_S * SAMPLE_RATE
+    seconds = np.arange(frames, dtype=np.float32) / np.float32(SAMPLE_RATE)
+    fade_in: Floats = _ramp(seconds)
+    fade = fade_in * _ramp((seconds[::-1] + np.float32(1 / SAMPLE_RATE)).astype(np.float32))
+    out: Floats = bed.samples(0, frames) * fade * np.float32(bed.level(loudness))
+    return out
+
+
 def is_closing(section: Section) -> bool:
     """The routine's last section (the compiler's "Closing", which no technique can be)."""
     return section.technique is None and section.title == "Closing"

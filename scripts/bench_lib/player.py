@@ -97,7 +97,7 @@ def _start_and_interrupt(
         return first, None
     start = find_offset(recording[: 8 * RATE], reference[:RATE])
     heard = recording[start:]
-    differs = np.flatnonzero(heard[: len(reference)] != reference[: len(heard)])
+    differs = np.flatnonzero((heard[: len(reference)] != reference[: len(heard)]).any(axis=1))
     cut = int(differs[differs > RATE // 2][0])  # past the stream's first few zeroed ms
     return first, recorder.started_at + (start + cut) / RATE - interrupted
 

@@ -28,35 +28,48 @@ if TYPE_CHECKING:
     help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
 )
 def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
-    """List the sounds a routine can use and what each tells you; play or export one.
+    """List the sounds a routine can use and what each tells you, and the beds --ambience
+    lays under a routine; play or export one (a bed: ten seconds of it, at its level).
 
-    A routine file names them with { chime = "NAME" }; holds, breaths, sides and the start
+    A routine file names sounds with { chime = "NAME" }; holds, breaths, sides and the start
     and end of each technique use them on their own.
     """
     from .. import sounds
+    from ..ambience import BEDS
 
     if name is None:
         if play_it or output:
             raise UsageError("name the sound to play or export, e.g. voiceguide sounds hold-end")
         for sound, meaning in sounds.NAMES.items():
             click.echo(f"{sound:<16} {meaning}")
+        click.echo("\nBeds (--ambience NAME, under a whole routine):")
+        for bed, sound in BEDS.items():
+            click.echo(f"{bed:<16} {sound}")
         return
-    if name not in sounds.NAMES:
-        raise UsageError(f"no sound {name!r}{valid(name, sounds.NAMES, 'sounds')}")
+    known = {**sounds.NAMES, **BEDS}
+    if name not in known:
+        raise UsageError(f"no sound {name!r}{valid(name, known, 'sounds')}")
     if output is not None:
         _export_sound(name, output)
         click.echo(f"wrote {output}")
     if play_it:
         _play_sound(name)
     if not (play_it or output):
-        click.echo(f"{name}: {sounds.NAMES[name]}")
+        click.echo(f"{name}: {known[name]}")
 
 
 def _samples(name: str) -> Samples:
     import numpy as np
 
-    from .. import sounds
+    from .. import ambience, sounds
 
+    if name in ambience.BEDS:
+        from ..loudness import TARGET_LUFS
+        from ..render import to_pcm16
+
+        bed = ambience.load(name, [], name, [])
+        assert bed is not None
+        return to_pcm16(ambience.preview(bed, TARGET_LUFS))
     return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
 
 
