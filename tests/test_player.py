@@ -9,6 +9,7 @@ import pytest
 from voiceguide import api
 from voiceguide.clip import SAMPLE_RATE
 from voiceguide.errors import AudioDeviceError
+from voiceguide.heard import PROBE_S
 from voiceguide.player import EXTRA_MS, Player
 from voiceguide.render import render
 from voiceguide.sink import FakeClock, FakePlayback, FakeSink
@@ -230,17 +231,30 @@ def test_status_names_technique_step_and_time_left(rig: Rig) -> None:
 
 
 def test_a_device_that_never_plays_is_an_error_not_the_end() -> None:
+    """Found stuck once the short first marker is `stuck_s` late: not after the routine."""
     clock = FakeClock()
     sink = FakeSink(clock, stuck=True)
     with api.playing(SHORT, sink=sink, clock=clock, engine=FakeSynthesizer()) as player:
         Rig(player, clock, sink, FakeSynthesizer()).wait_until_made()
         player.heard.stuck_s = 5
         end = player.program.end / SAMPLE_RATE
-        with pytest.raises(AudioDeviceError, match="stopped playing"):
+        with pytest.raises(AudioDeviceError, match="stopped playing: 5 s behind at 0:06"):
             while player.tick():
                 clock.advance(TICK)
-        assert clock.now() > end + 5, "waited for the device first"
-    assert sink.markers and all(not p.is_playing() for p in sink.playbacks + sink.markers)
+        assert PROBE_S + 5 < clock.now() <= PROBE_S + 5 + 2 * TICK < end, "found at once"
+    assert len(sink.markers) == 1 and len(sink.markers[0].pcm) == PROBE_S * SAMPLE_RATE
+    assert all(not p.is_playing() for p in sink.playbacks + sink.markers)
+
+
+def test_a_device_that_stops_midway_is_an_error_before_the_end(rig: Rig) -> None:
+    rig.until(20)
+    rig.sink.stuck = True
+    for marker in rig.sink.markers:
+        marker.stuck = True  # the device holds back what it has
+    rig.player.heard.stuck_s = 5
+    with pytest.raises(AudioDeviceError, match="stopped playing"):
+        rig.to_end()
+    assert rig.clock.now() < rig.player.program.end / SAMPLE_RATE
 
 
 def test_a_stop_and_continue_moves_the_play_position_back_by_the_stop(rig: Rig) -> None:
@@ -250,7 +264,7 @@ def test_a_stop_and_continue_moves_the_play_position_back_by_the_stop(rig: Rig) 
     rig.player.continued()
     rig.player.tick()
     assert rig.player.position - before <= ms_to_samples(100, SAMPLE_RATE)
-    (marker,) = rig.sink.markers
+    _probe, marker = rig.sink.markers  # the short first one, then the rest
     assert rig.player.tick()
     rig.clock.advance(marker.started + len(marker.pcm) / SAMPLE_RATE - rig.clock.now())
     assert rig.player.tick(), "the routine plays on past its time by the length of the stop"

@@ -19,8 +19,11 @@ from .errors import AudioDeviceError
 from .sink import Clock, Playback, Sink
 
 STUCK_S = 30.0
-"""How long past the routine's end a device may still be playing it before it counts as stuck:
-an error, never a claimed success."""
+"""How long past its end a marker may still be playing before the device counts as stuck: an
+error, never a claimed success."""
+PROBE_S = 1.0
+"""The first marker after a start is this short: a device that plays nothing at all is found
+stuck STUCK_S after it, not after the whole routine has been waited out."""
 
 
 @dataclass(slots=True)
@@ -32,6 +35,8 @@ class Heard:
     stuck_s: float = STUCK_S
     _marker: Playback | None = None
     """Silence as long as a stretch of the main buffer's audio, played alongside it."""
+    _probed: bool = False
+    """The short first marker since the last start has been played."""
     _marked_to: int = 0
     """The routine sample up to which markers have been started."""
     _due: float = 0.0
@@ -48,6 +53,7 @@ class Heard:
         """A new main buffer starts playing from routine sample `at`."""
         self.stop()
         self._marked_to = at
+        self._probed = False
 
     def follow(self, end: int) -> None:
         """Mark main audio up to `end` not yet covered, once the previous marker is played: the
@@ -57,6 +63,10 @@ class Heard:
         if end <= self._marked_to:
             return
         length = end - self._marked_to
+        if not self._probed:
+            self._probed = self._marker is not None  # the probe, started before, is played
+            if not self._probed:
+                length = min(length, round(PROBE_S * SAMPLE_RATE))
         self._marker = self.sink.mark(length)
         self._due = self._marker.started + length / SAMPLE_RATE
         self._marked_to = end
@@ -66,6 +76,21 @@ class Heard:
         if self._marker is not None:
             self._marker.stop(at_once=True)
             self._marker = None
+
+    def check(self, where: str) -> None:
+        """Raise if the marker playing now should have ended `stuck_s` ago, wherever the play
+        position is: a device that stopped consuming (suspended, held by another program)."""
+        marker = self._marker
+        now = self.clock.now()
+        if marker is not None and now - self._due > self.stuck_s and marker.is_playing():
+            raise self._stuck(now, where)
+
+    def _stuck(self, now: float, where: str) -> AudioDeviceError:
+        return AudioDeviceError(
+            f"the sound device stopped playing: {now - self._due:.0f} s behind at {where} "
+            "into the routine; check that the output is not suspended or held by another "
+            "program"
+        )
 
     def waiting(self, where: str) -> bool:
         """True while the device has not played all of the main buffer's audio, though the
@@ -79,11 +104,7 @@ class Heard:
         if self._ended_at is None:
             self._ended_at = now
         if now - max(self._due, self._ended_at) > self.stuck_s:
-            raise AudioDeviceError(
-                f"the sound device stopped playing: {now - self._due:.0f} s behind at {where} "
-                "into the routine; check that the output is not suspended or held by another "
-                "program"
-            )
+            raise self._stuck(now, where)
         return True
 
     def continued(self) -> None:

@@ -122,6 +122,7 @@ class Player:
         if self._main is not None:
             self._follow()
             self._mark()
+            self.heard.check(_clock_text(_ms(self.position)))
             self._track()
             end = self._main_from + self._main_len
             if self.position >= end or not self._main.is_playing():
