@@ -17,6 +17,11 @@ DEFAULT_RATE = 150
 DEFAULT_VOICE = "en-us"
 PACE_MIN, PACE_MAX = 0.5, 2.0
 """How much longer (above 1) or shorter (below 1) every hold, breath, rest and transition is."""
+TARGET_LUFS = -16.0
+"""Integrated loudness of exports and play: the usual target for spoken audio on phones."""
+LUFS_RANGE = (-30.0, -14.0)
+"""Targets `--loudness` accepts: quieter is lost on a phone; louder than -14 would take the
+voice's peaks past the -1 dBTP ceiling (a cue's own peaks sit 13 dB above its loudness)."""
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
 CONFIG_KEYS = (
@@ -194,8 +199,6 @@ class SoundConfig:
 def sound_config(config: dict[str, object] | None = None) -> SoundConfig:
     """`loudness`, `mono` and `ambience` from the config file, each checked: a wrong one is
     an error naming the file and the key, as for every setting."""
-    from .loudness import LUFS_RANGE
-
     config = read_config() if config is None else config
     low, high = LUFS_RANGE
     problems = []

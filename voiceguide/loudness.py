@@ -15,14 +15,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .clip import SAMPLE_RATE
+from .config import LUFS_RANGE, TARGET_LUFS
 
 Floats = npt.NDArray[np.float32]
 
-TARGET_LUFS = -16.0
-"""Integrated loudness of exports and play: the usual target for spoken audio on phones."""
-LUFS_RANGE = (-30.0, -14.0)
-"""Targets `--loudness` accepts: quieter is lost on a phone; louder than -14 would take the
-voice's peaks past TRUE_PEAK_DBTP (a cue's own peaks sit 13 dB above its loudness)."""
+__all__ = ["LUFS_RANGE", "TARGET_LUFS", "db", "level", "measure"]
+
 TRUE_PEAK_DBTP = -1.0
 """No export goes above this true peak."""
 REFERENCE_LUFS = -16.0

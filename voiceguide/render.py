@@ -110,7 +110,9 @@ def limit(x: Floats) -> Floats:
 
 
 def to_pcm16(x: Floats) -> Samples:
-    return np.round(limit(x) * 32767.0).astype(np.int16)
+    y: Floats = limit(x) * np.float32(32767.0)
+    np.rint(y, out=y)
+    return y.astype(np.int16)
 
 
 def placed(x: Floats, mix: Mix, side: str | None = None) -> Floats:
@@ -192,20 +194,27 @@ class Renderer:
                         a, b = max(at, lo), min(at + len(x), hi)
                         bus = buses.setdefault(position, np.zeros(hi - lo, dtype=np.float32))
                         bus[a - lo : b - lo] += x[a - at : b - at]
-            yield to_pcm16(self._spread(buses) * np.float32(self.volume))
+            yield self._spread(buses)
 
-    def _spread(self, buses: dict[float, Floats]) -> Floats:
-        frames = len(buses[0.0])
-        out: Floats = np.zeros((frames, self.mix.channels), dtype=np.float32)
-        if self.mix.channels == 1:
-            for bus in buses.values():
-                out[:, 0] += bus
-            return out
+    def _spread(self, buses: dict[float, Floats]) -> Samples:
+        """The buses over the channels, as PCM. Where everything is centred (most of a
+        routine) both channels are the same: one is made, and copied."""
+        volume = np.float32(self.volume)
+        if self.mix.channels == 1 or len(buses) == 1:
+            mono = buses[0.0]
+            for position, bus in buses.items():
+                if position != 0.0:
+                    mono = mono + bus
+            if self.mix.channels == 1:
+                return to_pcm16(mono * volume)[:, np.newaxis]
+            pcm = to_pcm16(mono * (volume * np.float32(pan_gains(0.0)[0])))
+            return np.repeat(pcm[:, np.newaxis], 2, axis=1)
+        out: Floats = np.zeros((len(buses[0.0]), 2), dtype=np.float32)
         for position, bus in buses.items():
             left, right = pan_gains(position)
-            out[:, 0] += bus * np.float32(left)
-            out[:, 1] += bus * np.float32(right)
-        return out
+            out[:, 0] += bus * (volume * np.float32(left))
+            out[:, 1] += bus * (volume * np.float32(right))
+        return to_pcm16(out)
 
     def filler(self, at: int, frames: int) -> Samples:
         """Audio for time added at frame `at` in the quiet of a hold (the player's "+"):

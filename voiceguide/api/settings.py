@@ -94,8 +94,7 @@ def mix_for(
     """How the routine sounds beyond its words: loudness and mono from the command line, else
     the config, else -16 LUFS in stereo; the bed as `bed` finds it; `pan = false` in the
     routine keeps every cue centred."""
-    from ..config import sound_config
-    from ..loudness import TARGET_LUFS
+    from ..config import TARGET_LUFS, sound_config
     from ..render import Mix
 
     config = sound_config()

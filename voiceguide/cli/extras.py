@@ -64,7 +64,7 @@ def _samples(name: str) -> Samples:
     from .. import ambience, sounds
 
     if name in ambience.BEDS:
-        from ..loudness import TARGET_LUFS
+        from ..config import TARGET_LUFS
         from ..render import to_pcm16
 
         bed = ambience.load(name, [], name, [])

@@ -9,8 +9,16 @@ from typing import Any
 
 import click
 
-from ..config import DETAILS, ENGINES, PACE_MAX, PACE_MIN, RATE_MAX, RATE_MIN
-from ..loudness import LUFS_RANGE, TARGET_LUFS
+from ..config import (
+    DETAILS,
+    ENGINES,
+    LUFS_RANGE,
+    PACE_MAX,
+    PACE_MIN,
+    RATE_MAX,
+    RATE_MIN,
+    TARGET_LUFS,
+)
 
 RATE = click.option(
     "--rate",
