@@ -22,8 +22,8 @@ STUCK_S = 30.0
 """How long past its end a marker may still be playing before the device counts as stuck: an
 error, never a claimed success."""
 PROBE_S = 1.0
-"""The first marker after a start is this short: a device that plays nothing at all is found
-stuck STUCK_S after it, not after the whole routine has been waited out."""
+"""A probe this long starts beside the first marker: a device that plays nothing at all is
+found stuck STUCK_S after it ends, not after the whole routine has been waited out."""
 
 
 @dataclass(slots=True)
@@ -35,8 +35,9 @@ class Heard:
     stuck_s: float = STUCK_S
     _marker: Playback | None = None
     """Silence as long as a stretch of the main buffer's audio, played alongside it."""
-    _probed: bool = False
-    """The short first marker since the last start has been played."""
+    _probe: Playback | None = None
+    """A second of silence started beside the first marker after a start, on its own: the
+    device has played anything at all once it ends."""
     _marked_to: int = 0
     """The routine sample up to which markers have been started."""
     _due: float = 0.0
@@ -53,7 +54,6 @@ class Heard:
         """A new main buffer starts playing from routine sample `at`."""
         self.stop()
         self._marked_to = at
-        self._probed = False
 
     def follow(self, end: int) -> None:
         """Mark main audio up to `end` not yet covered, once the previous marker is played: the
@@ -63,31 +63,35 @@ class Heard:
         if end <= self._marked_to:
             return
         length = end - self._marked_to
-        if not self._probed:
-            self._probed = self._marker is not None  # the probe, started before, is played
-            if not self._probed:
-                length = min(length, round(PROBE_S * SAMPLE_RATE))
+        if self._marker is None:  # the first since a start
+            self._probe = self.sink.mark(round(PROBE_S * SAMPLE_RATE))
         self._marker = self.sink.mark(length)
         self._due = self._marker.started + length / SAMPLE_RATE
         self._marked_to = end
 
     def stop(self) -> None:
         self._ended_at = None
-        if self._marker is not None:
-            self._marker.stop(at_once=True)
-            self._marker = None
+        for playback in (self._marker, self._probe):
+            if playback is not None:
+                playback.stop(at_once=True)
+        self._marker = self._probe = None
 
     def check(self, where: str) -> None:
-        """Raise if the marker playing now should have ended `stuck_s` ago, wherever the play
-        position is: a device that stopped consuming (suspended, held by another program)."""
+        """Raise if the device has played nothing since the start (the probe still playing
+        `stuck_s` after it should have ended), or the marker playing now should have ended
+        `stuck_s` ago, wherever the play position is."""
+        now, probe = self.clock.now(), self._probe
+        if probe is not None and not probe.is_playing():
+            self._probe = probe = None
+        if probe is not None and now - (probe.started + PROBE_S) > self.stuck_s:
+            raise self._stuck(now, where, probe.started + PROBE_S)
         marker = self._marker
-        now = self.clock.now()
         if marker is not None and now - self._due > self.stuck_s and marker.is_playing():
-            raise self._stuck(now, where)
+            raise self._stuck(now, where, self._due)
 
-    def _stuck(self, now: float, where: str) -> AudioDeviceError:
+    def _stuck(self, now: float, where: str, due: float) -> AudioDeviceError:
         return AudioDeviceError(
-            f"the sound device stopped playing: {now - self._due:.0f} s behind at {where} "
+            f"the sound device stopped playing: {now - due:.0f} s behind at {where} "
             "into the routine; check that the output is not suspended or held by another "
             "program"
         )
@@ -104,7 +108,7 @@ class Heard:
         if self._ended_at is None:
             self._ended_at = now
         if now - max(self._due, self._ended_at) > self.stuck_s:
-            raise self._stuck(now, where)
+            raise self._stuck(now, where, self._due)
         return True
 
     def continued(self) -> None:

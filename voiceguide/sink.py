@@ -94,6 +94,10 @@ def _silence_alsa() -> None:
     alsa.snd_lib_error_set_handler(_SILENCER)
 
 
+STOP_WAIT_S = 0.25
+"""How long a stop waits for simpleaudio's thread to let go of the device and the buffer."""
+
+
 @dataclass(slots=True)
 class SimpleaudioPlayback:
     pcm: Samples
@@ -122,6 +126,11 @@ class SimpleaudioPlayback:
                 # the whole buffer, which may be a mapped file of hours
                 self.clock.sleep(FADE_AHEAD + FADE)
         self._play.stop()
+        # simpleaudio's own thread winds down after stop(); one still running when the
+        # interpreter exits may crash it (seen once as SIGSEGV after `play | head -1`)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self._play.is_playing() and time.monotonic() < deadline:
+            time.sleep(0.002)
 
 
 class SimpleaudioSink:
