@@ -156,7 +156,7 @@ def test_writes_are_atomic_and_leave_no_temporary_files(
 
     warnings: list[str] = []
     failing = ClipCache(cache.directory, on_warning=warnings.append)
-    monkeypatch.setattr("voiceguide.cache.os.replace", crash)
+    monkeypatch.setattr("voiceguide.cache.clips.os.replace", crash)
     clips = list(CachedSynthesizer(fake, failing).synthesize(["Brand new."], SETTINGS))
     assert clips == expected(["Brand new."])
     assert len(entries(cache.directory)) == len(TEXTS)  # no half-written entry, no temp file

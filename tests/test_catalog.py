@@ -3,16 +3,14 @@ technique files in the config folder are used by id and listed."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from voiceguide import api, cli, screening
+from voiceguide import cli, screening
 from voiceguide.catalog import LIBRARY, user_folder
 from voiceguide.config import remember_all
 
@@ -73,27 +71,13 @@ def test_play_a_technique_id_exports_it_without_a_device(run, tmp_path: Path) ->
     assert out.stat().st_size > 10_000 and out.with_suffix(".vtt").exists()
 
 
-def test_play_says_what_to_fetch_and_how_to_sit(run, monkeypatch) -> None:
-    played: list[str] = []
-
-    class Player:
-        quitting = False
-
-        def run(self, *_: object) -> None:
-            played.append("run")
-
-    @contextlib.contextmanager
-    def playing(routine: str, **_: object) -> Iterator[Player]:
-        played.append(routine)
-        yield Player()
-
-    monkeypatch.setattr(api, "playing", playing)
+def test_play_says_what_to_fetch_and_how_to_sit(run, device: list[str], monkeypatch) -> None:
     monkeypatch.setattr(cli.session, "_interactive", lambda: True)
     monkeypatch.setattr("click.termui.visible_prompt_func", lambda *_: "")
     remember_all(screening.clean(screening.today()))
     result = run("play", "desk-break")
     assert result.status == 0, result.err
-    assert played == ["desk-break", "run"]
+    assert device == ["desk-break", "run"]
     assert result.out.startswith(
         "You will need a sturdy chair with a low back. Sit on a sturdy chair, close your eyes, "
         "and listen. Keys:"

@@ -111,7 +111,7 @@ def test_play_is_full_the_first_time_and_after_a_long_break(
     config_path().write_text('detail = "brief"\n')
     when = [BASE]
     monkeypatch.setattr(
-        history, "now", lambda: when[0] + datetime.timedelta(seconds=device.clock.now())
+        history.clock, "now", lambda: when[0] + datetime.timedelta(seconds=device.clock.now())
     )
 
     def session(days: int, *args: str) -> object:

@@ -93,7 +93,9 @@ def device(monkeypatch: pytest.MonkeyPatch) -> Device:
     monkeypatch.setattr(sinks, "SimpleaudioSink", make_sink)
     monkeypatch.setattr(sinks, "SystemClock", lambda: clock)
     monkeypatch.setattr(terminal, "keys", keys)
-    monkeypatch.setattr(history, "now", lambda: BASE + datetime.timedelta(seconds=clock.now()))
+    monkeypatch.setattr(
+        history.clock, "now", lambda: BASE + datetime.timedelta(seconds=clock.now())
+    )
     return found
 
 
@@ -345,7 +347,7 @@ def test_history_lists_sessions_minutes_and_the_streak(
         def moved(stamp: datetime.datetime = stamp) -> datetime.datetime:
             return stamp + datetime.timedelta(seconds=device.clock.now())
 
-        monkeypatch.setattr(history, "now", moved)
+        monkeypatch.setattr(history.clock, "now", moved)
         if day == 0:
             device.at(starts(three)["Second"] + 1, "q")
         assert play(run, three).status == 0

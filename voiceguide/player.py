@@ -98,7 +98,7 @@ class Player:
     heard: Heard = field(init=False)
     """What the device has played (heard.py)."""
     on_section: Callable[[int], None] | None = None
-    """Called with a section's index when the listener enters it (history.py)."""
+    """Called with a section's index when the listener enters it (history/journal.py)."""
     _section: int | None = None
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
 """A play as the history keeps it: the name a routine is kept under, the recorder the player
-feeds as it goes, how it ended, and where `play --resume` carries on (history.py holds the
+feeds as it goes, how it ended, and where `play --resume` carries on (history/ holds the
 database)."""
 
 from __future__ import annotations

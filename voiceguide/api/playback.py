@@ -45,7 +45,7 @@ def playing(
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
-    `record` writes the session into the history (history.py), as it goes. Unless `detail`
+    `record` writes the session into the history (history/), as it goes. Unless `detail`
     is given, the first session with a routine, and the first after a long break, is full.
     `loudness`, `ambience` and `mono`: see `settings.mix_for`.
     """

@@ -1,0 +1,71 @@
+"""Routine and technique files (TOML) -> frozen definitions, validated against one table.
+
+Every problem in a file is collected, not just the first, so `voiceguide check` can list them
+all. Files are only ever parsed as data, never executed.
+
+One module per idea: `definitions` (the frozen steps, techniques and routines), `values` (one
+value checked), `keys` (the table of keys), `reader` (a file's problems collected), `steps`
+(steps and techniques read, and `use`) and `files` (TOML files, techniques and routines read).
+The catalog's built-ins and `load_routine` are here too, for those who read routines.
+"""
+
+from ..catalog import builtin_routines, builtin_techniques, load_routine
+from .definitions import (
+    DEFAULT_TRANSITION_MS,
+    POSTURES,
+    Breathe,
+    Chime,
+    Direction,
+    Hold,
+    Posture,
+    Rest,
+    Routine,
+    Say,
+    Step,
+    Technique,
+)
+from .files import MAX_FILE_BYTES, MAX_STEP_RUNS, parse_routine, read_routine, read_technique
+from .keys import ROUTINE_KEYS, STEP_KINDS, TECHNIQUE_KEYS, USE_KEYS
+from .values import (
+    ALLOWED,
+    MAX_REPS,
+    MAX_SECONDS,
+    MAX_SIDE,
+    MAX_TEXT,
+    SPOKEN_PUNCTUATION,
+    sayable,
+)
+
+__all__ = [
+    "ALLOWED",
+    "DEFAULT_TRANSITION_MS",
+    "MAX_FILE_BYTES",
+    "MAX_REPS",
+    "MAX_SECONDS",
+    "MAX_SIDE",
+    "MAX_STEP_RUNS",
+    "MAX_TEXT",
+    "POSTURES",
+    "ROUTINE_KEYS",
+    "SPOKEN_PUNCTUATION",
+    "STEP_KINDS",
+    "TECHNIQUE_KEYS",
+    "USE_KEYS",
+    "Breathe",
+    "Chime",
+    "Direction",
+    "Hold",
+    "Posture",
+    "Rest",
+    "Routine",
+    "Say",
+    "Step",
+    "Technique",
+    "builtin_routines",
+    "builtin_techniques",
+    "load_routine",
+    "parse_routine",
+    "read_routine",
+    "read_technique",
+    "sayable",
+]
