@@ -104,6 +104,37 @@ def test_detail_on_the_command_line_and_in_the_config(run) -> None:
     )
 
 
+def test_list_lengths_follow_the_detail(run) -> None:
+    def seconds(length: str) -> int:
+        minutes, rest = length.split(":")
+        return 60 * int(minutes) + int(rest)
+
+    def lengths(*args: str) -> dict[str, int]:
+        result = run("list", *args)
+        assert result.status == 0, result.err
+        lines = [line.split() for line in result.out.splitlines()]
+        return {line[0]: seconds(line[1]) for line in lines if ":" in line[1]}
+
+    def shown(name: str, *args: str) -> int:
+        first = run("show", name, "--estimate", *args).out.splitlines()[0]
+        return seconds(first.split("(")[-1].rstrip(")"))
+
+    full, brief = lengths(), lengths("--detail", "brief")
+    for name in ("upper-back", "desk-break", "floor", "self-hug", "foam-roller"):
+        assert brief[name] < full[name], name
+    assert (full["upper-back"], brief["upper-back"]) == (
+        shown("upper-back"),
+        shown("upper-back", "--detail", "brief"),
+    ), "as show reckons them"
+    assert lengths("--detail", "full") == full
+    slow = lengths("--detail", "brief", "--pace", "2")
+    assert slow["desk-break"] > brief["desk-break"], "both apply"
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('detail = "brief"\n')
+    assert lengths() == brief, "the config's detail"
+    assert lengths("--detail", "full") == full, "the command line wins"
+
+
 def test_play_is_full_the_first_time_and_after_a_long_break(
     run, device: Device, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,13 @@ import pytest
 
 from voiceguide import api, history, terminal
 from voiceguide import sink as sinks
+from voiceguide.clip import SAMPLE_RATE
 from voiceguide.compiler import compile_routine
+from voiceguide.errors import UsageError
 from voiceguide.language import load_routine
 from voiceguide.sink import FakeClock, FakeSink
+from voiceguide.speech import FakeSynthesizer
+from voiceguide.timeline import ms_to_samples
 
 from .conftest import ROUTINES
 
@@ -177,6 +182,59 @@ def test_resume_speaks_where_it_is(three: str) -> None:
     assert opening[0] == "Resuming Three parts, at Third."
     assert any("Stop at once" in text for text in opening), "safety, in one sentence"
     assert [s.title for s in timeline.sections] == ["Resuming", "Third", "Closing"]
+
+
+def test_export_starts_where_a_resume_would(three: str, tmp_path: Path) -> None:
+    """api.export(start_at=n) is what playing(start_at=n) plays: the resumed opening, then
+    technique n on; a technique the routine lacks is refused before anything is written."""
+    audio, vtt = tmp_path / "rest.wav", tmp_path / "rest.vtt"
+    timeline = api.export(three, audio, transcript=vtt, engine=FakeSynthesizer(), start_at=3)
+    assert [s.title for s in timeline.sections] == ["Resuming", "Third", "Closing"]
+    assert timeline == api.prepare(three, engine=FakeSynthesizer(), start_at=3).timeline
+    assert cue_texts(vtt)[0] == "Resuming Three parts, at Third."
+    assert "First." not in cue_texts(vtt) and "Second." not in cue_texts(vtt)
+    with wave.open(str(audio), "rb") as w:
+        assert w.getnframes() == ms_to_samples(timeline.duration, SAMPLE_RATE)
+    whole = api.export(three, tmp_path / "all.wav", engine=FakeSynthesizer())
+    assert [s.title for s in whole.sections][:2] == ["Introduction", "First"], "1 by default"
+    with pytest.raises(UsageError, match=r"cannot start at technique 4; it has 3 technique"):
+        api.export(three, tmp_path / "x.wav", engine=FakeSynthesizer(), start_at=4)
+    assert sorted(os.listdir(tmp_path)) == ["all.wav", "rest.vtt", "rest.wav", "three.toml"]
+
+
+def cue_texts(vtt: Path) -> list[str]:
+    blocks = vtt.read_text(encoding="utf-8").split("\n\n")[1:]
+    return [block.splitlines()[1] for block in blocks if block.strip()]
+
+
+def test_resume_with_no_device_exports_from_where_it_stopped(
+    run, device: Device, three: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--else-export writes what `play --resume` would have played, not the whole routine;
+    without it, the line suggests the command that does."""
+    device.at(starts(three)["Second"] + 1, "q")
+    assert play(run, three).status == 0
+    monkeypatch.setattr(
+        sinks, "SimpleaudioSink", lambda _=None: FakeSink(device.clock, available=False)
+    )
+    audio = tmp_path / "rest.wav"
+    result = run("play", "--resume", "--yes", "--else-export", str(audio))
+    assert result.status == 0, result.err
+    cues = cue_texts(audio.with_suffix(".vtt"))
+    assert cues[0] == "Resuming Three parts, at Second." and "First." not in cues
+    expected = api.prepare(three, engine_name="espeak", start_at=2).timeline
+    assert [s.title for s in expected.sections] == ["Resuming", "Second", "Third", "Closing"]
+    assert cues == [e.text for e in expected.events if e.kind == "speech"]
+    with wave.open(str(audio), "rb") as w:
+        assert w.getnframes() == ms_to_samples(expected.duration, SAMPLE_RATE)
+    assert "exporting instead, from technique 2" in result.err
+    assert [row["outcome"] for row in rows()] == ["quit"], "still there to resume"
+    told = run("play", "--resume", "--yes")
+    assert told.status == 1
+    assert told.err.endswith(
+        "; to listen elsewhere, export it: "
+        f"voiceguide play {Path(three).resolve()} --resume --else-export FILE.mp3\n"
+    )
 
 
 def test_ctrl_c_is_recorded_with_where_it_stopped(run, device: Device, three: str) -> None:

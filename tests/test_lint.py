@@ -4,6 +4,8 @@ every unknown name answered with the valid ones; `voiceguide sounds`."""
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
 import sys
 
@@ -209,6 +211,59 @@ def test_sounds_exports_one(run, tmp_path, suffix: str) -> None:
     if suffix == ".wav":
         assert np.array_equal(heard, shipped)
     assert run("sounds", "hold-start", "-o", str(tmp_path / "x.aiff")).status == 2
+
+
+def test_sounds_refuses_a_read_only_file_unless_forced(run, tmp_path) -> None:
+    """As export does: the file is left as it was, and --force replaces it (still read-only)."""
+    out = tmp_path / "bell.wav"
+    out.write_bytes(b"a file I protected")
+    out.chmod(0o444)
+    result = run("sounds", "hold-start", "-o", str(out))
+    assert result.status == 2
+    assert result.err == (
+        f"error: {out}: the file is read-only; to replace it anyway (it stays read-only), "
+        "use --force\n"
+    )
+    assert out.read_bytes() == b"a file I protected"
+    assert os.listdir(tmp_path) == ["bell.wav"], "no temporary file left"
+    result = run("sounds", "hold-start", "-o", str(out), "--force")
+    assert result.status == 0, result.err
+    assert np.array_equal(decode(out)[:, 0], np.frombuffer(sounds.load("hold-start").pcm, "<i2"))
+    assert stat.S_IMODE(out.stat().st_mode) == 0o444
+    assert os.listdir(tmp_path) == ["bell.wav"]
+    result = run("sounds", "hold-start", "--force")
+    assert result.status == 2 and result.err.startswith("error: --force: ")
+    assert "-o FILE" in result.err
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["", "forced"])
+@pytest.mark.parametrize("kind", ["shipped", "link to a chime", "link to a bed", "link to config"])
+def test_sounds_never_writes_over_the_programs_own_inputs(
+    run, tmp_path, monkeypatch, kind, force
+) -> None:
+    """A shipped sound (a copy: a failure must not damage the checkout) or the config, named
+    directly or through a link, with or without --force: one line, and nothing written."""
+    shipped = tmp_path / "sounds"
+    shutil.copytree(sounds.sound_dir(), shipped)
+    monkeypatch.setattr(sounds, "sound_dir", lambda: shipped)
+    config = config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("rate = 140\n")
+    chime, bed = shipped / "hold-end.wav", shipped / "beds" / "drone.wav"
+    source = {"link to a chime": chime, "link to a bed": bed, "link to config": config}
+    out = chime if kind == "shipped" else tmp_path / "out.wav"
+    if kind != "shipped":
+        out.symlink_to(source[kind])
+    inputs = [chime, bed, config]
+    before = [p.read_bytes() for p in inputs]
+    names = sorted(map(str, tmp_path.rglob("*")))
+    result = run("sounds", "routine-end", "-o", str(out), *(["--force"] if force else []))
+    assert result.status == 2
+    assert result.err.startswith(f"error: {out}: is one of the export's own inputs (")
+    assert result.err.endswith("); write the export to another file\n")
+    assert result.err.count("\n") == 1 and result.out == ""
+    assert [p.read_bytes() for p in inputs] == before
+    assert sorted(map(str, tmp_path.rglob("*"))) == names, "no temporary file left"
 
 
 @pytest.mark.device

@@ -166,10 +166,94 @@ def test_plus_outside_a_hold_says_so(rig: Rig) -> None:
 def test_quit_says_goodbye_then_stops(rig: Rig) -> None:
     rig.until(10)
     rig.player.press("q")
-    assert rig.said() == ["Stopping here. Take your time getting up."]
-    assert not rig.until(rig.clock.now() + 10)
+    assert rig.said() == [  # short.toml names no posture
+        "Stopping here. Rest for a few breaths. When you are ready, come out of the position "
+        "slowly."
+    ]
+    assert not rig.until(rig.clock.now() + 30)
     assert rig.player.state == "done"
     assert all(not p.is_playing() for p in rig.sink.playbacks)
+
+
+POSTURES = """\
+title = "Postures"
+transition = 1
+
+[[technique]]
+title = "Seated"
+posture = "chair"
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "Lying"
+posture = "floor"
+transition = 1
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "Still lying"
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "At the wall"
+posture = "wall"
+transition = 1
+steps = [{ hold = 4 }]
+
+[[technique]]
+title = "Standing"
+posture = "standing"
+transition = 1
+steps = [{ hold = 4 }]
+"""
+FLOOR = (
+    "Stopping here. Lie still for a few breaths. When you are ready, roll onto your side, push "
+    "yourself up to sitting, and only then stand up, slowly."
+)
+CHAIR = (
+    "Stopping here. Stay seated, and take one slow, easy breath. Then open your eyes, and go "
+    "back to your day."
+)
+UPRIGHT = (
+    "Stopping here. Stand easy for a few breaths, arms loose. Then open your eyes, and walk on "
+    "slowly."
+)
+
+
+@pytest.mark.parametrize(
+    ("start_at", "section", "line"),
+    [
+        (1, "Introduction", CHAIR),  # it settles into the first technique's posture
+        (1, "Seated", CHAIR),
+        (1, "Lying", FLOOR),
+        (1, "Still lying", FLOOR),  # names none: keeps the floor
+        (1, "At the wall", UPRIGHT),
+        (1, "Standing", UPRIGHT),
+        (1, "Closing", UPRIGHT),
+        (3, "Resuming", FLOOR),  # resumed at "Still lying": on the floor, though it names none
+    ],
+    ids=["opening", "chair", "floor", "kept", "wall", "standing", "closing", "resumed"],
+)
+def test_quit_says_how_to_get_up_from_where_the_body_is(
+    tmp_path, start_at: int, section: str, line: str
+) -> None:
+    routine = tmp_path / "postures.toml"
+    routine.write_text(POSTURES)
+    clock = FakeClock()
+    sink = FakeSink(clock)
+    engine = FakeSynthesizer()
+    with api.playing(
+        str(routine), sink=sink, clock=clock, engine=engine, start_at=start_at
+    ) as player:
+        rig = Rig(player, clock, sink, engine)
+        rig.wait_until_made()
+        start = next(s.start for s in player.program.sections if s.title == section)
+        assert rig.until(start / 1000 + 1)
+        assert player.status().section == section
+        player.press("q")
+        assert rig.said() == [line]
+        assert not rig.until(clock.now() + 30)
+        assert player.state == "done" and player.quitting
 
 
 class Slow(FakeSynthesizer):

@@ -199,7 +199,7 @@ class _Section:
         self.add(start, ms, "rest", text)
         self.cursor = start + ms
 
-    def close(self, title: str) -> Section:
+    def close(self, title: str, posture: Posture | None) -> Section:
         end = max([self.cursor - GAP_MS, self.speech_free, *(e.end for e in self.events)])
         end += SECTION_GAP_MS
         return Section(
@@ -209,6 +209,7 @@ class _Section:
             tuple(self.events),
             self.technique,
             tuple(self.warnings),
+            posture,
         )
 
 
@@ -274,7 +275,7 @@ def _technique(
                         s.chime(sound)
     s.side = None
     s.speak("And release.")
-    return s.close(t.title)
+    return s.close(t.title, phrases.postures(routine)[n - 1])
 
 
 def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Section:
@@ -294,8 +295,9 @@ def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Sec
         for sound in phrases.sounds_used(routine):
             s.speak(phrases.SOUND_GUIDE[sound])
             s.chime(sound, at=s.speech_free + 200)
-    s.speak(phrases.SETTLE[phrases.first_posture(routine)])
-    return s.close("Introduction")
+    first = phrases.first_posture(routine)
+    s.speak(phrases.SETTLE[first])
+    return s.close("Introduction", first)
 
 
 def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
@@ -310,16 +312,18 @@ def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
     needs = phrases.needs_sentence(phrases.equipment(rest))
     if needs:
         s.speak(needs)
-    s.speak(phrases.SETTLE[phrases.postures(routine)[n - 1]])
-    return s.close("Resuming")
+    posture = phrases.postures(routine)[n - 1]
+    s.speak(phrases.SETTLE[posture])
+    return s.close("Resuming", posture)
 
 
 def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:
     s = _Section(speech_ms, start)
-    for text in (*phrases.CLOSING[phrases.last_posture(routine)], phrases.SEE_SOMEONE):
+    last = phrases.last_posture(routine)
+    for text in (*phrases.CLOSING[last], phrases.SEE_SOMEONE):
         s.speak(text)
     s.chime("routine-end", at=s.speech_free + GAP_MS)
-    return s.close("Closing")
+    return s.close("Closing", last)
 
 
 def compile_sections(

@@ -66,30 +66,38 @@ MOVE: dict[Posture, str] = {
 }
 """Said before a technique whose posture differs from the one before."""
 
-CLOSING: dict[Posture | None, tuple[str, ...]] = {
+GET_UP: dict[Posture | None, tuple[str, str]] = {
     "floor": (
-        "That is the end of the routine. Lie still for a few breaths.",
+        "Lie still for a few breaths.",
         "When you are ready, roll onto your side, push yourself up to sitting, "
         "and only then stand up, slowly.",
     ),
     "chair": (
-        "That is the end of the routine. Stay seated, and take one slow, easy breath.",
+        "Stay seated, and take one slow, easy breath.",
         "Then open your eyes, and go back to your day.",
     ),
     "standing": (
-        "That is the end of the routine. Stand easy for a few breaths, arms loose.",
+        "Stand easy for a few breaths, arms loose.",
         "Then open your eyes, and walk on slowly.",
     ),
     "wall": (
-        "That is the end of the routine. Stand easy for a few breaths, arms loose.",
+        "Stand easy for a few breaths, arms loose.",
         "Then open your eyes, and walk on slowly.",
     ),
     None: (
-        "That is the end of the routine. Rest for a few breaths.",
+        "Rest for a few breaths.",
         "When you are ready, come out of the position slowly.",
     ),
 }
+"""How to come out of a posture, safely, eyes closed: at the end and on a stop alike."""
+
+CLOSING: dict[Posture | None, tuple[str, ...]] = {
+    posture: (f"That is the end of the routine. {settle}", then)
+    for posture, (settle, then) in GET_UP.items()
+}
 """How to come out of the last technique's posture."""
+STOPPING = "Stopping here."
+"""The first words after `q`; `stopping` adds how to get up."""
 SEE_SOMEONE = (
     "If pain lingers for weeks, or is worse at night and rest does not ease it, "
     "see a physical therapist or a doctor."
@@ -213,3 +221,9 @@ def briefing(routine: Routine) -> str:
 def resuming(routine: Routine, technique: Technique) -> str:
     """The first words of a resumed session: which routine, and where in it."""
     return f"Resuming {routine.title.rstrip('.')}, at {technique.title.rstrip('.')}."
+
+
+def stopping(posture: Posture | None) -> str:
+    """What `q` says: the stop, then how to come out of the posture the listener is in, as
+    the closing would say it (getting up off the floor is not getting up from a chair)."""
+    return " ".join((STOPPING, *GET_UP[posture]))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from . import phrases
 from .clip import SAMPLE_RATE
 from .compiler import seconds_words
 from .heard import Heard, on_continue
@@ -445,6 +446,10 @@ class Player:
             self.close()
 
     def _quit(self) -> None:
+        """Stop, and say how to come out of the posture of the part being played: getting up
+        off the floor is not getting up from a chair."""
         self._halt()
         self._then_quit = True
-        self._confirm_then_play("Stopping here. Take your time getting up.", self.position)
+        here = self._here()
+        posture = here[1].posture if here is not None else None
+        self._confirm_then_play(phrases.stopping(posture), self.position)

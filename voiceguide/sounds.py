@@ -39,6 +39,12 @@ def sound_dir() -> Path:
     return _PACKAGED if _PACKAGED.is_dir() else _REPO
 
 
+def shipped_files() -> list[Path]:
+    """Every file shipped in the sounds folder (the chimes, the beds, their README): files the
+    program reads, which nothing it writes may replace."""
+    return sorted(path for path in sound_dir().rglob("*") if path.is_file())
+
+
 def _check_name(name: str) -> None:
     if name in NAMES:
         return

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .language import Posture
 
 Kind = Literal["speech", "chime", "hold", "breathe", "rest"]
 INTERVALS: tuple[Kind, ...] = ("hold", "breathe", "rest")
@@ -64,6 +67,10 @@ class Section:
     """The technique's title; None for the preamble and outro."""
     warnings: tuple[str, ...] = ()
     """Where the routine could not be laid out as written (a breath window made longer)."""
+    posture: Posture | None = None
+    """Where the body is: the technique's posture (or the one it keeps), the first
+    technique's in the opening, the last one's in the closing; so that words said during
+    the section (a stop) fit it. None: no technique says."""
 
     @property
     def end(self) -> int:

@@ -5,7 +5,8 @@ timeline = api.compile("upper-back", rate=120)
 
 One module per idea: `settings` (what a run is spoken and mixed with, from the command line,
 the routine and the config), `synthesis` (cues to clips, and the timeline laid out on them),
-`exporting`, `playback`, `listing` (the catalog's lengths) and `threads`.
+`exporting`, `playback`, `listing` (the catalog's lengths), `sounding` (one sound on its own)
+and `threads`.
 """
 
 from .. import language
@@ -21,6 +22,7 @@ from .settings import (
     refuse_unknown_voice,
     settings_for,
 )
+from .sounding import export_sound, sound_samples
 from .synthesis import Prepared, Progress, compile, prepare
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "compile",
     "estimate",
     "export",
+    "export_sound",
     "input_files",
     "language",
     "load",
@@ -41,4 +44,5 @@ __all__ = [
     "prepare",
     "refuse_unknown_voice",
     "settings_for",
+    "sound_samples",
 ]

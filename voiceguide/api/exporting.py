@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..language import Routine
 from ..timeline import Timeline
 from .settings import input_files, load, mix_for
-from .synthesis import Progress, prepare
+from .synthesis import Progress, check_start, prepare
 from .threads import preload
 
 if TYPE_CHECKING:
@@ -31,15 +31,18 @@ def export(
     loudness: float | None = None,
     ambience: str | None = None,
     mono: bool | None = None,
+    start_at: int = 1,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
     `force` replaces a read-only file; a file the export reads is never replaced.
     `loudness`, `ambience` and `mono`: see `settings.mix_for` (None: the routine's, the
-    config's or the default)."""
+    config's or the default). `start_at` n > 1 starts at technique n with the short opening
+    of a resumed session, as `playing` would: what a resume plays, to take elsewhere."""
     from .. import export as exporter
 
     exporter.check_targets(audio, transcript, force=force)
     routine = load(routine)
+    check_start(routine, start_at)
     exporter.check_inputs((audio, transcript), input_files(routine))
     mix = mix_for(routine, loudness=loudness, ambience=ambience, mono=mono)
     if mix.bed is not None and Path(mix.bed.name).is_absolute():  # the user's own WAV
@@ -54,6 +57,7 @@ def export(
         detail=detail,
         progress=progress,
         engine=engine,
+        start_at=start_at,
     )
     from ..render import Renderer
 

@@ -24,11 +24,13 @@ class Entry:
     """A technique from the user's own techniques/ folder."""
 
 
-def builtin_routines(pace: float | None = None) -> list[Entry]:
+def builtin_routines(pace: float | None = None, detail: str | None = None) -> list[Entry]:
+    """The built-in routines, at `pace` and `detail` (None: the routine's, the config's, or
+    the default), as `show --estimate` reckons them."""
     entries = []
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
-        settings = settings_for(routine, pace=pace)
+        settings = settings_for(routine, pace=pace, detail=detail)
         timeline = compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
         )
@@ -37,8 +39,9 @@ def builtin_routines(pace: float | None = None) -> list[Entry]:
     return entries
 
 
-def builtin_techniques(pace: float | None = None) -> list[Entry]:
-    """The built-in techniques, then the user's own (from the config folder's techniques/)."""
+def builtin_techniques(pace: float | None = None, detail: str | None = None) -> list[Entry]:
+    """The built-in techniques, then the user's own (from the config folder's techniques/),
+    each on its own at `pace` and `detail`, as `builtin_routines`."""
     from ..catalog import user_techniques
 
     entries = []
@@ -46,7 +49,7 @@ def builtin_techniques(pace: float | None = None) -> list[Entry]:
     for name, technique in [*language.builtin_techniques().items(), *own.items()]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
-        settings = settings_for(routine, pace=pace)
+        settings = settings_for(routine, pace=pace, detail=detail)
         timeline = compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
         )

@@ -12,7 +12,14 @@ from ..compiler import compile_routine, cue_texts
 from ..config import Settings
 from ..language import Routine
 from .settings import estimate, load, mix_for, refuse_unknown_voice, settings_for
-from .synthesis import audio_folder, check_before_synthesis, clip_entry, engine_for, store
+from .synthesis import (
+    audio_folder,
+    check_before_synthesis,
+    check_start,
+    clip_entry,
+    engine_for,
+    store,
+)
 from .threads import background
 
 if TYPE_CHECKING:
@@ -58,6 +65,7 @@ def playing(
 
     spec = routine
     routine = load(routine)
+    check_start(routine, start_at)
     settings = settings_for(
         routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
     )

@@ -69,11 +69,13 @@ def prepare(
     detail: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
+    start_at: int = 1,
 ) -> Prepared:
     """Synthesize every cue (cached clips first), then compile against the real clip lengths.
 
     The length limit applies to the estimated length, as `check` shows it, and is checked
-    first: a routine refused is never synthesized. The clips stay on disk (store.py)."""
+    first: a routine refused is never synthesized. The clips stay on disk (store.py).
+    `start_at` n > 1 resumes at technique n, as `playing` does: only its cues are made."""
     routine = load(routine)
     settings = settings_for(
         routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
@@ -81,7 +83,8 @@ def prepare(
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     check_before_synthesis(routine, settings)
-    texts = cue_texts(routine, settings.pace, detail=settings.detail)
+    check_start(routine, start_at)
+    texts = cue_texts(routine, settings.pace, start_at, settings.detail)
     with engine_for(engine, settings) as synthesizer:
         clips = store(synthesizer)
         try:
@@ -94,7 +97,12 @@ def prepare(
             clips.close()
             raise
     timeline = compile_routine(
-        routine, clips.length_ms, limit=False, pace=settings.pace, detail=settings.detail
+        routine,
+        clips.length_ms,
+        limit=False,
+        pace=settings.pace,
+        start_at=start_at,
+        detail=settings.detail,
     )
     return Prepared(timeline, clips, settings)
 
@@ -108,6 +116,18 @@ def check_before_synthesis(routine: Routine, settings: Settings) -> int:
     return compile_routine(
         routine, estimate(settings), pace=settings.pace, detail=settings.detail
     ).duration
+
+
+def check_start(routine: Routine, start_at: int) -> None:
+    """Refuse a technique to start at that the routine does not have, before any work."""
+    from ..errors import UsageError
+
+    count = len(routine.techniques)
+    if not 1 <= start_at <= count:
+        raise UsageError(
+            f"{routine.source}: cannot start at technique {start_at}; it has {count} "
+            f"technique(s), so start at 1 to {count}"
+        )
 
 
 def store(synthesizer: Synthesizer) -> ClipStore:

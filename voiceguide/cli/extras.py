@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from .. import api
 from ..config import ENGINES
 from ..errors import UsageError
 from ..names import valid
-from ..timeline import Timeline
 from .app import cli
-
-if TYPE_CHECKING:
-    from ..render import Samples
 
 
 @cli.command("sounds")
@@ -27,7 +23,8 @@ if TYPE_CHECKING:
     default=None,
     help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
 )
-def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
+def sounds_(name: str | None, play_it: bool, output: Path | None, force: bool) -> None:
     """List the sounds a routine can use and what each tells you, and the beds --ambience
     lays under a routine; play or export one (a bed: ten seconds of it, at its level).
 
@@ -37,6 +34,10 @@ def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
     from .. import sounds
     from ..ambience import BEDS
 
+    if force and output is None:
+        raise UsageError(
+            "--force: nothing to replace without -o FILE; add -o FILE or leave --force out"
+        )
     if name is None:
         if play_it or output:
             raise UsageError("name the sound to play or export, e.g. voiceguide sounds hold-end")
@@ -50,7 +51,7 @@ def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
     if name not in known:
         raise UsageError(f"no sound {name!r}{valid(name, known, 'sounds')}")
     if output is not None:
-        _export_sound(name, output)
+        api.export_sound(name, output, force=force)
         click.echo(f"wrote {output}")
     if play_it:
         _play_sound(name)
@@ -58,42 +59,14 @@ def sounds_(name: str | None, play_it: bool, output: Path | None) -> None:
         click.echo(f"{name}: {known[name]}")
 
 
-def _samples(name: str) -> Samples:
-    import numpy as np
-
-    from .. import ambience, sounds
-
-    if name in ambience.BEDS:
-        from ..config import TARGET_LUFS
-        from ..render import to_pcm16
-
-        bed = ambience.load(name, [], name, [])
-        assert bed is not None
-        return to_pcm16(ambience.preview(bed, TARGET_LUFS))
-    return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
-
-
 def _play_sound(name: str) -> None:
     from ..sink import SimpleaudioSink
 
     sink = SimpleaudioSink()
     sink.check()
-    playback = sink.play(_samples(name))
+    playback = sink.play(api.sound_samples(name))
     while playback.is_playing():
         sink.clock.sleep(0.02)
-
-
-def _export_sound(name: str, output: Path) -> None:
-    """One sound, written the way routines are exported: atomic, tagged, any format."""
-    from .. import export as exporter
-    from ..clip import SAMPLE_RATE
-    from ..timeline import Event, Section, samples_to_ms
-
-    pcm = _samples(name)
-    ms = samples_to_ms(len(pcm), SAMPLE_RATE)
-    event = Event(0, ms, "chime", name=name)
-    timeline = Timeline(name, (Section(name, 0, ms, (event,)),))
-    exporter.export(timeline, [[pcm]], output)
 
 
 @cli.command()

@@ -15,14 +15,15 @@ from .options import DETAIL, PACE, RATE, SPOKEN_OPTIONS, Run, run_options
 
 @cli.command("list")
 @PACE
-def list_(pace: float | None) -> None:
+@DETAIL
+def list_(pace: float | None, detail: str | None) -> None:
     """List the built-in routines and techniques, and your own techniques, with length and
     what each needs. Any of them can be shown, played or exported by name."""
     lines = [  # all made before any is printed: an error then prints nothing else
         "Routines (lengths at the default voice speed):",
-        *map(_entry, api.builtin_routines(pace)),
+        *map(_entry, api.builtin_routines(pace, detail)),
         'Techniques (use = "ID" in a routine file; * marks your own):',
-        *map(_entry, api.builtin_techniques(pace)),
+        *map(_entry, api.builtin_techniques(pace, detail)),
     ]
     click.echo("\n".join(lines))
 

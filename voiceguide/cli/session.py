@@ -103,12 +103,15 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
             player = stack.enter_context(api.playing(routine, **run.sound(), start_at=start_at))
         except AudioDeviceError as exc:
             if else_export is None:
-                raise AudioDeviceError(
-                    f"{exc}; to listen elsewhere, export it: "
-                    f"voiceguide export {routine} -o FILE.mp3"
-                ) from exc
-            click.echo(f"{exc}; exporting instead", err=True)
-            _export_instead(routine, else_export, run)
+                how = (
+                    f"voiceguide play {routine} --resume --else-export FILE.mp3"
+                    if start_at > 1  # export alone would start from the beginning
+                    else f"voiceguide export {routine} -o FILE.mp3"
+                )
+                raise AudioDeviceError(f"{exc}; to listen elsewhere, export it: {how}") from exc
+            where = f", from technique {start_at}" if start_at > 1 else ""
+            click.echo(f"{exc}; exporting instead{where}", err=True)
+            _export_instead(routine, else_export, run, start_at)
             return
         _warn(
             api.compile(routine, rate=run.rate, voice=run.voice, pace=run.pace, estimate_only=True)
@@ -129,10 +132,18 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
         _how_to_resume()
 
 
-def _export_instead(routine: str, audio: Path, run: Run) -> None:
+def _export_instead(routine: str, audio: Path, run: Run, start_at: int) -> None:
+    """What play would have played, from where it would have started (--resume), to a file."""
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
-        api.export(routine, audio, **run.sound(), transcript=transcript, progress=progress)
+        api.export(
+            routine,
+            audio,
+            **run.sound(),
+            transcript=transcript,
+            progress=progress,
+            start_at=start_at,
+        )
     click.echo(f"wrote {audio.resolve()} and {transcript.name}: play it on any device")
 
 
