@@ -306,3 +306,10 @@ def test_play_prints_the_warnings_before_it_starts(run, routine_file, monkeypatc
         "warning: routine.toml: technique 1, step 1: {sied} is not a placeholder and would be "
         "spoken as written (did you mean {side}?); the only placeholder is {side}"
     ]
+
+
+def test_an_unknown_engine_in_a_routine_says_what_was_found_once(run, routine_file) -> None:
+    path = routine_file('title = "T"\nengine = "nope"\n[[technique]]\nuse = "self-hug"\n')
+    result = run("check", str(path))
+    assert result.status == 2
+    assert "must be one of natural, espeak, system, got 'nope'" in result.err

@@ -318,3 +318,13 @@ def test_every_cue_reads_back_through_ffmpeg_as_its_text(
         lines = text.splitlines()
         numbers = [line for line in lines if line.isdecimal()]
         assert numbers == [str(i) for i in range(1, len(cues) + 1)], "a number only as an index"
+
+
+def test_an_export_never_replaces_a_shipped_bed(run, tmp_path: Path) -> None:
+    from voiceguide.ambience import bed_dir
+
+    target = bed_dir() / "drone.wav"
+    before = target.read_bytes()
+    result = run("export", "desk-break", "--engine", "espeak", "-o", str(target))
+    assert result.status == 2 and "own inputs" in result.err
+    assert target.read_bytes() == before

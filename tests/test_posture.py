@@ -182,3 +182,13 @@ def test_play_shows_what_to_fetch_and_how_to_settle() -> None:
     )
     assert phrases.briefing(load_routine("floor")).endswith(phrases.SCREEN["floor"])
     assert "Lie down" not in phrases.briefing(load_routine("desk-break"))
+
+
+def test_a_resumed_briefing_settles_for_the_technique_it_starts_with() -> None:
+    """upper-back starts on a chair and moves to the floor: resumed at a floor technique,
+    play says how to lie down, not how to sit."""
+    routine = load_routine("upper-back")
+    on_floor = next(i for i, p in enumerate(phrases.postures(routine), 1) if p == "floor")
+    assert phrases.briefing(routine).endswith(phrases.SCREEN[phrases.first_posture(routine)])
+    assert phrases.briefing(routine, on_floor).endswith(phrases.SCREEN["floor"])
+    assert phrases.SCREEN["floor"] != phrases.SCREEN[phrases.first_posture(routine)]

@@ -137,5 +137,5 @@ def input_files(routine: Routine) -> list[Path]:
         for step in technique.steps
         if isinstance(step, Chime) and Path(step.sound).is_absolute()
     ]
-    files += [sounds.sound_dir() / f"{name}.wav" for name in sounds.NAMES]
+    files += sounds.shipped_files()  # the chimes and the beds
     return [*files, config_path()]

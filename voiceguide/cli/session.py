@@ -120,7 +120,7 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
             click.echo(
-                f"{_briefing(routine)} Keys: space pause, n next, "
+                f"{_briefing(routine, start_at)} Keys: space pause, n next, "
                 "p again, + ten more seconds, q stop."
             )
             click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
@@ -179,12 +179,12 @@ def history_(as_json: bool, limit: int) -> None:
     click.echo("\n".join(summary.table()))
 
 
-def _briefing(spec: str) -> str:
-    """What to fetch and how to settle, for the first technique's posture."""
+def _briefing(spec: str, start_at: int = 1) -> str:
+    """What to fetch and how to settle, for the posture of the technique play starts with."""
     from ..catalog import load_routine
     from ..phrases import briefing
 
-    return briefing(load_routine(spec))
+    return briefing(load_routine(spec), start_at)
 
 
 def _interactive() -> bool:

@@ -145,7 +145,7 @@ def _ambience(value: object) -> str:
 
 def _engine(value: object) -> str:
     if not isinstance(value, str) or value not in ENGINES:
-        raise _Bad(f"must be one of {', '.join(ENGINES)}, got {_found(value)}")
+        raise _Bad(f"must be one of {', '.join(ENGINES)}, {_found(value)}")
     return value
 
 
