@@ -63,25 +63,30 @@ def measure(x: Floats, rate: int = SAMPLE_RATE, channels: int = 1) -> tuple[floa
 def level(x: Floats, rate: int = SAMPLE_RATE) -> Floats:
     """`x` at REFERENCE_LUFS, its true peak at most SPEECH_PEAK_DBTP: every cue equally loud,
     whatever the engine or the text. Limiting takes a little loudness away, so where the
-    limiter works the gain is raised once by what was lost and the dips found again."""
+    limiter works the gain is raised once by what was lost and the dips found again. Few
+    arrays the size of `x` at once: it runs in the speech workers, on cues of minutes."""
     loudness, peak = measure(x, rate)
     if not math.isfinite(loudness):
         return x
     gain = REFERENCE_LUFS - loudness
     if peak + gain <= SPEECH_PEAK_DBTP:
-        return (x * np.float32(db(gain))).astype(np.float32)
+        return (x * np.float32(db(gain))).astype(np.float32, copy=False)
     env = peak_envelope(x, rate)
     y = _limited(x, env, gain, rate)
     short = REFERENCE_LUFS - measure(y, rate)[0]
     if math.isfinite(short) and abs(short) >= 0.05:
+        del y
         y = _limited(x, env, gain + short, rate)
     return y
 
 
 def _limited(x: Floats, env: Floats, gain: float, rate: int) -> Floats:
-    """`x` times `gain` dB, dipping where its peaks (`env`) would pass SPEECH_PEAK_DBTP."""
-    dip = dips(env, SPEECH_PEAK_DBTP - gain, rate)
-    out: Floats = (x * np.float32(db(gain)) * (1.0 - dip)).astype(np.float32)
+    """`x` times `gain` dB, dipping where its peaks (`env`) would pass SPEECH_PEAK_DBTP: made
+    in the dips' own array."""
+    out = dips(env, SPEECH_PEAK_DBTP - gain, rate)
+    np.subtract(np.float32(1.0), out, out=out)
+    out *= np.float32(db(gain))
+    out *= x
     return out
 
 
@@ -103,9 +108,9 @@ def peak_envelope(x: Floats, rate: int = SAMPLE_RATE) -> Floats:
         whole = min(len(up) // OVERSAMPLE, len(x) - at)
         env[at : at + whole] = up[: whole * OVERSAMPLE].reshape(whole, OVERSAMPLE).max(axis=1)
         carry, at = up[whole * OVERSAMPLE :], at + whole
-    env = np.maximum(env, np.abs(x))
-    out: Floats = np.maximum(env, np.append(env[1:], env[-1]))
-    return out
+    np.maximum(env, np.abs(x), out=env)
+    np.maximum(env[:-1], env[1:], out=env[:-1])  # up to the next sample (numpy buffers overlap)
+    return env
 
 
 def dips(env: Floats, ceiling_dbtp: float, rate: int = SAMPLE_RATE) -> Floats:
