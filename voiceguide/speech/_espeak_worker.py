@@ -1,15 +1,15 @@
 """A speech worker: espeak-ng through pyttsx3's ctypes binding, one clip per request.
 
-Run as a script by `speech.Pyttsx3Synthesizer` (which imports this module only for the
+Run as a script by `espeak_spawn` (which, like `espeak_pool`, imports this module only for the
 protocol's constants):
 
-    python -I -S .../voiceguide/_worker.py .../pyttsx3/drivers/_espeak.py [--voices] [--fork]
+    python -I -S .../speech/_espeak_worker.py .../pyttsx3/drivers/_espeak.py [--voices] [--fork]
 
 --voices: list espeak-ng's voices when ready. --fork: speak each clip in a fresh fork.
 
 It imports little more than os, struct, mmap and ctypes, and pyttsx3's binding (loaded from
 its file, without the pyttsx3 package and its engine), so it is ready in about 20 ms. See
-`speech`'s docstring for why it works the way it does.
+docs/espeak-engine.md for why it works the way it does.
 
 The protocol, on stdin and stdout, little-endian:
 

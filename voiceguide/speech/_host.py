@@ -1,4 +1,4 @@
-"""A speech worker's entry point: `python -I _host.py ENGINE` (see `workers`).
+"""A speech worker's entry point: `python -I _host.py ENGINE` (see `workers` and `serving`).
 
 Run as a file, so the worker uses this very copy of voiceguide (a source checkout or an
 installed one) whatever the working directory.
@@ -15,7 +15,7 @@ if __name__ == "__main__":
     import importlib
 
     module = importlib.import_module(f"voiceguide.speech.{sys.argv[1]}")
-    from voiceguide.speech.workers import serve
+    from voiceguide.speech.serving import serve
 
     try:  # noqa: SIM105 (the worker imports as little as it can)
         serve(module.load_backend)
