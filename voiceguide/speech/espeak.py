@@ -76,7 +76,8 @@ def _pyttsx3() -> tuple[str, str]:
 
 
 def _engine_id() -> str:
-    """The engine's id, "pyttsx3-2.99/espeak-ng-1.51": what produced a clip, for cache keys."""
+    """The engine's id, e.g. "espeak/pyttsx3-2.99/espeak-ng-1.51/finish-2": what produced a
+    clip, for cache keys."""
     version = _espeak_version()  # first: a missing espeak-ng is the likelier problem
     return f"espeak/pyttsx3-{_pyttsx3()[0]}/espeak-ng-{version}/{FINISH}"
 

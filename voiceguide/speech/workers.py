@@ -293,7 +293,11 @@ class Pool:
 
     def _died(self, worker: _Worker, results: dict[int, Clip | SpeechError]) -> list[Task]:
         self._workers.remove(worker)
-        worker.process.wait()
+        try:
+            worker.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:  # its output closed, yet it lives on: end it
+            worker.process.kill()
+            worker.process.wait()
         why = worker.why()
         worker.stop()
         if not worker.ready:
