@@ -240,10 +240,10 @@ def test_a_stopped_process_and_a_suspended_sink_lose_nothing(
     the device both times, and the whole routine is heard, end chime included. (A suspended
     sink's monitor records nothing, so only the stop shows as a gap.)"""
     tiny = str(routine_file(TINY))
-    prepared = api.prepare(tiny)
+    prepared = api.prepare(tiny, detail="brief")  # 50 s of routine rather than 96
     reference = render(prepared.timeline, prepared.clips)
     with audio_device.record("stopped") as recorder:
-        proc = play(audio_device, tiny, "--yes")
+        proc = play(audio_device, tiny, "--yes", "--detail", "brief")
         try:
             assert proc.stdout is not None
             assert b"Introduction" in proc.stdout.readline()
