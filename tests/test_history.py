@@ -161,15 +161,17 @@ def test_q_is_recorded_where_it_stopped_and_says_how_to_resume(
 
 
 def test_resume_starts_at_the_technique_where_it_stopped(run, device: Device, three: str) -> None:
-    device.at(starts(three, pace=2.0)["Second"] + 1, "q")
-    assert play(run, three, "--pace", "2").status == 0
+    device.at(starts(three, pace=2.0, detail="brief")["Second"] + 1, "q")
+    assert play(run, three, "--pace", "2", "--detail", "brief").status == 0
     device.clock.t = 0.0
     result = run("play", "--resume", "--yes")
     assert result.status == 0, result.err
     first, second = rows()
     assert (second["routine"], second["first_technique"]) == (first["routine"], 2)
     assert second["outcome"] == "finished" and second["technique"] == 4
-    assert (second["pace"], second["engine"]) == (2.0, "espeak"), "as it was played"
+    assert (second["pace"], second["engine"], second["detail"]) == (2.0, "espeak", "brief"), (
+        "as it was played"
+    )
     again = run("play", "--resume", "--yes")
     assert again.status == 2
     assert again.err == ("error: nothing to resume: the last session finished, or there is none\n")

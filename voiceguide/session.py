@@ -61,6 +61,7 @@ class Resume:
     voice: str | None
     engine: str | None
     pace: float | None
+    detail: str | None = None
 
 
 def resume_point(spec: str | None = None) -> Resume:
@@ -85,7 +86,9 @@ def resume_point(spec: str | None = None) -> Resume:
                 f"{last.technique_title!r}; play it from the start"
             )
         n = titles.index(last.technique_title) + 1
-    return Resume(last.routine, max(1, n), last.rate, last.voice, last.engine, last.pace)
+    return Resume(
+        last.routine, max(1, n), last.rate, last.voice, last.engine, last.pace, last.detail
+    )
 
 
 def stopped_line(last: history.Session) -> str:

@@ -95,6 +95,7 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
             voice=run.voice or last.voice,
             engine=run.engine or last.engine,
             pace=run.pace or last.pace,
+            detail=run.detail or last.detail,
         )
     routine = routine or "upper-back"
     quit_ = False
