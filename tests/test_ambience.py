@@ -11,6 +11,7 @@ import pytest
 from voiceguide import ambience, api
 from voiceguide.ambience import BEDS, DUCK_DB, duck_gain, ducks_of
 from voiceguide.clip import SAMPLE_RATE, Clip
+from voiceguide.player import Player
 from voiceguide.render import KNEE, Mix, render
 from voiceguide.sink import FakeClock, FakeSink
 from voiceguide.speech import FakeSynthesizer
@@ -34,6 +35,14 @@ def noise_clip(ms: int) -> Clip:
 def mono(timeline: Timeline, clips: dict[str, Clip], bed: ambience.Bed | None = None) -> np.ndarray:
     """The routine rendered in mono, as one channel: the bed's shape, whatever the channels."""
     return render(timeline, clips, mix=Mix(bed=bed, stereo=False))[:, 0]
+
+
+def made(player: Player) -> None:
+    """Wait until the whole routine has been made (the fake engine makes it at once)."""
+    deadline = time.monotonic() + 20
+    while not player.program.complete:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def rms(x: np.ndarray) -> float:
@@ -156,10 +165,7 @@ def test_play_and_export_give_the_same_mix(tmp_path: Path) -> None:
     with api.playing(
         SHORT, sink=sink, clock=clock, engine=FakeSynthesizer(), ambience="drone"
     ) as player:
-        deadline = time.monotonic() + 20
-        while not player.program.complete:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        made(player)
         while player.tick():
             clock.advance(0.05)
     out = tmp_path / "short.wav"
@@ -202,10 +208,7 @@ def test_plus_in_a_hold_adds_more_bed_without_a_step() -> None:
     with api.playing(
         SHORT, sink=sink, clock=clock, engine=FakeSynthesizer(), ambience="brown-noise"
     ) as player:
-        deadline = time.monotonic() + 20
-        while not player.program.complete:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        made(player)
         timeline = Timeline("t", tuple(player.program.sections))
         hold = next(e for e in timeline.events if e.kind == "hold")
         while clock.now() < (hold.start + 2000) / 1000 and player.tick():

@@ -90,7 +90,7 @@ class SpawnPool:
         deadline = time.monotonic() + self.startup_timeout
         while self._voices is None:
             if time.monotonic() > deadline:
-                raise SpeechError(f"the speech engine did not start in {self.startup_timeout} s")
+                raise SpeechError(f"the speech engine did not start in {self.startup_timeout:g} s")
             self._pump(min(deadline - time.monotonic(), 0.5))
         return self._voices
 
