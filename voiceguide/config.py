@@ -6,7 +6,7 @@ import datetime
 import functools
 import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +61,47 @@ DETAILS = ("full", "brief")
 PACE_EXPECTED = f"must be a number from {PACE_MIN} to {PACE_MAX} (1 is as written)"
 
 
+def _number(value: object, low: float, high: float, *, whole: bool = False) -> bool:
+    """A number from a file (not a boolean; a whole one if `whole`) from `low` to `high`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (isinstance(value, int) or not whole) and low <= value <= high
+
+
 def valid_pace(value: object) -> bool:
     """A pace from a file: a number (not a boolean) from 0.5 to 2.0."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and PACE_MIN <= value <= PACE_MAX
-    )
+    return _number(value, PACE_MIN, PACE_MAX)
+
+
+_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "rate": (
+        lambda v: _number(v, RATE_MIN, RATE_MAX, whole=True),
+        f"must be words per minute from {RATE_MIN} to {RATE_MAX}",
+    ),
+    "voice": (lambda v: isinstance(v, str), "must be text"),
+    "volume": (lambda v: _number(v, 0, 1) and v != 0, "must be a number in (0, 1]"),
+    "engine": (lambda v: v in ENGINES, f"must be one of {', '.join(ENGINES)}"),
+    "pace": (valid_pace, PACE_EXPECTED),
+    "detail": (lambda v: v in DETAILS, 'must be "full" or "brief"'),
+    "loudness": (
+        lambda v: _number(v, *LUFS_RANGE),
+        f"must be a loudness in LUFS from {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}",
+    ),
+    "mono": (lambda v: isinstance(v, bool), "must be true or false"),
+    "ambience": (lambda v: isinstance(v, str), "must be text"),
+}
+"""What each setting the config file may give must be, and how to say what it must be."""
+
+
+def _check(config: dict[str, object], *keys: str) -> None:
+    """Raise one problem for each of `keys` the config gives a value it must not have."""
+    problems = [
+        Problem(str(config_path()), key, f"{_CHECKS[key][1]}, got {config[key]!r}")
+        for key in keys
+        if key in config and not _CHECKS[key][0](config[key])
+    ]
+    if problems:
+        raise RoutineError(problems)
 
 
 def config_dir() -> Path:
@@ -122,55 +156,13 @@ def resolve_settings(
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
     config = read_config() if config is None else config
-    problems = []
-    cfg_rate = config.get("rate")
-    if cfg_rate is not None and (
-        isinstance(cfg_rate, bool)
-        or not isinstance(cfg_rate, int)
-        or not RATE_MIN <= cfg_rate <= RATE_MAX
-    ):
-        problems.append(
-            Problem(
-                str(config_path()),
-                "rate",
-                f"must be words per minute from {RATE_MIN} to {RATE_MAX}, got {cfg_rate!r}",
-            )
-        )
-    cfg_voice = config.get("voice")
-    if cfg_voice is not None and not isinstance(cfg_voice, str):
-        problems.append(Problem(str(config_path()), "voice", f"must be text, got {cfg_voice!r}"))
-    cfg_volume = config.get("volume", 1.0)
-    if (
-        isinstance(cfg_volume, bool)
-        or not isinstance(cfg_volume, int | float)
-        or not (0 < cfg_volume <= 1)
-    ):
-        problems.append(
-            Problem(str(config_path()), "volume", f"must be a number in (0, 1], got {cfg_volume!r}")
-        )
-    cfg_engine = config.get("engine")
-    if cfg_engine is not None and cfg_engine not in ENGINES:
-        problems.append(
-            Problem(
-                str(config_path()),
-                "engine",
-                f"must be one of {', '.join(ENGINES)}, got {cfg_engine!r}",
-            )
-        )
-    cfg_pace = config.get("pace")
-    if cfg_pace is not None and not valid_pace(cfg_pace):
-        problems.append(Problem(str(config_path()), "pace", f"{PACE_EXPECTED}, got {cfg_pace!r}"))
-    cfg_detail = config.get("detail")
-    if cfg_detail is not None and cfg_detail not in DETAILS:
-        problems.append(
-            Problem(
-                str(config_path()),
-                "detail",
-                f'must be "full" or "brief", got {cfg_detail!r}',
-            )
-        )
-    if problems:
-        raise RoutineError(problems)
+    _check(config, "rate", "voice", "volume", "engine", "pace", "detail")
+    cfg_rate, cfg_voice, cfg_engine = config.get("rate"), config.get("voice"), config.get("engine")
+    cfg_volume, cfg_pace, cfg_detail = (
+        config.get("volume"),
+        config.get("pace"),
+        config.get("detail"),
+    )
     for warning in unknown_keys(config, config_path()):
         _warn_once(warning)
     return Settings(
@@ -200,29 +192,8 @@ def sound_config(config: dict[str, object] | None = None) -> SoundConfig:
     """`loudness`, `mono` and `ambience` from the config file, each checked: a wrong one is
     an error naming the file and the key, as for every setting."""
     config = read_config() if config is None else config
-    low, high = LUFS_RANGE
-    problems = []
-    loudness = config.get("loudness")
-    if loudness is not None and (
-        isinstance(loudness, bool)
-        or not isinstance(loudness, int | float)
-        or not low <= loudness <= high
-    ):
-        problems.append(
-            Problem(
-                str(config_path()),
-                "loudness",
-                f"must be a loudness in LUFS from {low:g} to {high:g}, got {loudness!r}",
-            )
-        )
-    mono = config.get("mono")
-    if mono is not None and not isinstance(mono, bool):
-        problems.append(Problem(str(config_path()), "mono", f"must be true or false, got {mono!r}"))
-    ambience = config.get("ambience")
-    if ambience is not None and not isinstance(ambience, str):
-        problems.append(Problem(str(config_path()), "ambience", f"must be text, got {ambience!r}"))
-    if problems:
-        raise RoutineError(problems)
+    _check(config, "loudness", "mono", "ambience")
+    loudness, mono, ambience = config.get("loudness"), config.get("mono"), config.get("ambience")
     return SoundConfig(
         float(loudness) if isinstance(loudness, int | float) else None,
         mono if isinstance(mono, bool) else None,

@@ -16,6 +16,7 @@ from ..language import Routine
 
 if TYPE_CHECKING:
     from ..ambience import Bed
+    from ..config import SoundConfig
     from ..render import Mix
 
 _log = logging.getLogger("voiceguide.api")
@@ -100,16 +101,19 @@ def mix_for(
     config = sound_config()
     return Mix(
         loudness=loudness if loudness is not None else config.loudness or TARGET_LUFS,
-        bed=bed(routine, ambience, config.ambience),
+        bed=bed(routine, ambience, config),
         stereo=not (mono if mono is not None else config.mono or False),
         pan=routine.pan,
     )
 
 
-def bed(routine: Routine, ambience: str | None = None, configured: str | None = None) -> Bed | None:
+def bed(
+    routine: Routine, ambience: str | None = None, config: SoundConfig | None = None
+) -> Bed | None:
     """The bed under the routine: `ambience` (from the command line: a name, "off", or a WAV
     inside the routine's folder or the config folder), else the routine's, else the config's
-    (a WAV there is inside the config folder), else none."""
+    (a WAV there is inside the config folder), else none. `config`: the config file's sound
+    settings, when the caller has read them already."""
     from .. import ambience as beds
     from ..config import config_dir, config_path, sound_config
 
@@ -118,7 +122,7 @@ def bed(routine: Routine, ambience: str | None = None, configured: str | None = 
         return beds.load(ambience, [Path.cwd()], "--ambience", [*folders, config_dir()])
     if routine.ambience is not None:
         return beds.load(routine.ambience, folders, f"{routine.source}: ambience", folders)
-    value = configured if configured is not None else sound_config().ambience
+    value = (config or sound_config()).ambience
     if value is None:
         return None
     return beds.load(value, [config_dir()], f"{config_path()}: ambience", [config_dir()])
