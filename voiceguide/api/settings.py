@@ -130,8 +130,6 @@ def bed(
 
 def input_files(routine: Routine) -> list[Path]:
     """The files a run of `routine` reads: its file, every sound it may play, the config."""
-    from .. import sounds
-    from ..config import config_path
     from ..language import Chime
 
     files = [routine.path] if routine.path else []
@@ -141,5 +139,13 @@ def input_files(routine: Routine) -> list[Path]:
         for step in technique.steps
         if isinstance(step, Chime) and Path(step.sound).is_absolute()
     ]
-    files += sounds.shipped_files()  # the chimes and the beds
-    return [*files, config_path()]
+    return [*files, *program_files()]
+
+
+def program_files() -> list[Path]:
+    """The files every run reads, whatever it plays: the shipped sounds (chimes and beds) and
+    the config."""
+    from .. import sounds
+    from ..config import config_path
+
+    return [*sounds.shipped_files(), config_path()]

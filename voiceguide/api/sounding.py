@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .settings import program_files
+
 if TYPE_CHECKING:
     from ..render import Samples
 
@@ -32,13 +34,11 @@ def export_sound(name: str, audio: Path, *, force: bool = False) -> None:
     before any work where `export` would refuse it, so a read-only file needs `force` and
     a file the program reads (a shipped sound, the config) is never replaced."""
     from .. import export as exporter
-    from .. import sounds
     from ..clip import SAMPLE_RATE
-    from ..config import config_path
     from ..timeline import Event, Section, Timeline, samples_to_ms
 
     exporter.check_targets(audio, force=force)
-    exporter.check_inputs((audio,), [*sounds.shipped_files(), config_path()])
+    exporter.check_inputs((audio,), program_files())
     pcm = sound_samples(name)
     ms = samples_to_ms(len(pcm), SAMPLE_RATE)
     event = Event(0, ms, "chime", name=name)
