@@ -50,10 +50,16 @@ def unavailable() -> str | None:
     return None
 
 
+TAKE = "take-2"
+"""How a cue is said through pyttsx3, part of the engine's id: take-1's espeak-driver clips
+could be at the wrong speed (`_settle`), so the cache makes them again."""
+
+
 def _engine_id() -> str:
     import importlib.metadata
 
-    return f"system/pyttsx3-{importlib.metadata.version('pyttsx3')}/{driver()}/{FINISH}"
+    version = importlib.metadata.version("pyttsx3")
+    return f"system/pyttsx3-{version}/{driver()}/{TAKE}/{FINISH}"
 
 
 class SystemEngine(PooledEngine):
@@ -131,20 +137,22 @@ class _Backend:
         return found
 
     def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
-        """One cue through a fresh pyttsx3 engine: with one engine for all, only the first
-        rate set was ever applied by its espeak driver (the next 9 of 10 came out at it)."""
+        """One cue through a fresh pyttsx3 engine, one save, one run (docs/espeak-engine.md)."""
         from pyttsx3.engine import Engine
 
         engine = Engine()
-        engine.setProperty("voice", voice)
-        engine.setProperty("rate", round(control))
-        engine.setProperty("volume", 1.0)
+        settings = {"voice": voice, "rate": round(control), "volume": 1.0}
+        if driver() == "espeak":
+            _settle(settings)
+        else:
+            for name, value in settings.items():
+                engine.setProperty(name, value)
         self._count += 1
         suffix = ".aiff" if sys.platform == "darwin" else ".wav"
         path = os.path.join(self._folder, f"{self._count}{suffix}")
         try:
             engine.save_to_file(text, path)  # one save per run: only a run's last is spoken
-            engine.runAndWait()
+            engine.runAndWait()  # espeak driver: returns once the text is queued, not said
             return self._read(path)
         finally:
             if os.path.exists(path):
@@ -169,6 +177,18 @@ class _Backend:
                 raise SpeechError("the system voice wrote no complete audio file")
             last = size
             time.sleep(0.02)
+
+
+def _settle(settings: dict[str, Any]) -> None:
+    """Apply settings to espeak-ng and wait until it has: set through the engine's queue, a
+    rate could still be pending when `runAndWait` ends its loop, which cancels whatever
+    espeak-ng has pending, so the cue came out at the driver's default rate."""
+    from pyttsx3.drivers import _espeak
+    from pyttsx3.drivers.espeak import EspeakDriver
+
+    for name, value in settings.items():
+        EspeakDriver.setProperty(name, value)
+    _espeak.Synchronize()
 
 
 def load_backend() -> _Backend:
