@@ -95,7 +95,20 @@ def _silence_alsa() -> None:
 
 
 STOP_WAIT_S = 0.25
-"""How long a stop waits for simpleaudio's thread to let go of the device and the buffer."""
+"""How long a faded stop waits for simpleaudio's thread to let go of the device and buffer."""
+
+_DRAINING: list[Any] = []
+"""simpleaudio plays stopped at once whose thread may still be running: after a stop, the
+thread plays out what it has handed to ALSA (`snd_pcm_drain`, up to about 0.2 s) before it
+ends, and one still running when the interpreter exits may crash it (a SIGSEGV once seen
+after `play | head -1`). See docs/player.md."""
+
+
+def still_sounding() -> bool:
+    """Whether a playback stopped at once is still draining: the `voiceguide` process then
+    ends without the interpreter's teardown (cli.app.console)."""
+    _DRAINING[:] = [play for play in _DRAINING if play.is_playing()]
+    return bool(_DRAINING)
 
 
 @dataclass(slots=True)
@@ -111,24 +124,26 @@ class SimpleaudioPlayback:
     def stop(self, *, at_once: bool = False) -> None:
         if not self.is_playing():
             return
-        if not at_once:
-            at = int((self.clock.now() - self.started + FADE_AHEAD) * SAMPLE_RATE)
-            fade = int(FADE * SAMPLE_RATE)
-            if at < len(self.pcm):
-                import numpy as np
+        if at_once:  # no wait: that would let the drain be heard (Ctrl-C) or hold up a tick
+            self._play.stop()
+            still_sounding()  # forget those done
+            _DRAINING.append(self._play)
+            return
+        at = int((self.clock.now() - self.started + FADE_AHEAD) * SAMPLE_RATE)
+        fade = int(FADE * SAMPLE_RATE)
+        if at < len(self.pcm):
+            import numpy as np
 
-                segment = self.pcm[at : at + fade]
-                ramp = 1.0 - (1.0 + np.arange(len(segment))) / fade
-                if segment.ndim == 2:
-                    ramp = ramp[:, np.newaxis]
-                segment[:] = (segment * ramp).astype(segment.dtype)
-                self.pcm[at + fade : at + fade + SAMPLE_RATE] = 0  # all it can reach: not
-                # the whole buffer, which may be a mapped file of hours
-                self.clock.sleep(FADE_AHEAD + FADE)
+            segment = self.pcm[at : at + fade]
+            ramp = 1.0 - (1.0 + np.arange(len(segment))) / fade
+            if segment.ndim == 2:
+                ramp = ramp[:, np.newaxis]
+            segment[:] = (segment * ramp).astype(segment.dtype)
+            self.pcm[at + fade : at + fade + SAMPLE_RATE] = 0  # all it can reach: not
+            # the whole buffer, which may be a mapped file of hours
+            self.clock.sleep(FADE_AHEAD + FADE)
         self._play.stop()
-        # simpleaudio's own thread winds down after stop(); one still running when the
-        # interpreter exits may crash it (seen once as SIGSEGV after `play | head -1`)
-        deadline = time.monotonic() + STOP_WAIT_S
+        deadline = time.monotonic() + STOP_WAIT_S  # what drains now is the silence after the fade
         while self._play.is_playing() and time.monotonic() < deadline:
             time.sleep(0.002)
 

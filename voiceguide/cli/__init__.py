@@ -6,6 +6,6 @@ they share.
 """
 
 from . import extras, routines, session
-from .app import cli, main
+from .app import cli, console, main
 
-__all__ = ["cli", "extras", "main", "routines", "session"]
+__all__ = ["cli", "console", "extras", "main", "routines", "session"]

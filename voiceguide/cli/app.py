@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import api, streams
+from .. import api, sink, streams
 from ..errors import ExitStatus, VoiceguideError
 from ..timeline import Timeline
 
@@ -94,6 +94,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     with streams.guarded() as (_, err):
         status = _run(argv, err)
     sys.exit(status)
+
+
+def console() -> None:
+    """The `voiceguide` command: `main`, and when sound stopped at once is still draining
+    (Ctrl-C, an error), the process ends without the interpreter's teardown, which cuts the
+    sound at once and cannot crash under simpleaudio's thread (sink._DRAINING)."""
+    try:
+        main()
+    except SystemExit as exc:
+        if sink.still_sounding():
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
 
 
 def _run(argv: Sequence[str] | None, err: streams.Guarded) -> int:
