@@ -244,3 +244,64 @@ def test_an_export_never_writes_over_its_own_bed(run, tmp_path) -> None:
     result = run("export", str(routine), "-o", str(bed))
     assert result.status == 2 and "own inputs" in result.err
     assert bed.read_bytes() == before
+
+
+def test_the_ambience_level_sets_the_bed_against_the_voice() -> None:
+    """In the quiet between cues, the bed is `bed_level` LU against the routine's loudness
+    (BS.1770 by libebur128 on the rendered mix), and -12 is 6 dB above -18, sample for sample."""
+    from voiceguide.loudness import measure
+
+    bed = ambience.load("brown-noise", [], "test", [])
+    assert bed is not None
+    quiet = Timeline("t", (Section("s", 0, 60_000, ()),))
+    settled = slice(s(5000), s(55_000))  # past the fade-in
+    levels = {}
+    for level in (-18.0, -12.0):
+        mixed = render(quiet, {}, mix=Mix(bed=bed, stereo=False, bed_level=level))[:, 0]
+        levels[level] = mixed[settled].astype(np.float64)
+        lufs, _ = measure((levels[level] / 32768.0).astype(np.float32))
+        assert abs(lufs - (-16 + level)) <= 0.5, (level, lufs)
+    gain = np.dot(levels[-12.0], levels[-18.0]) / np.dot(levels[-18.0], levels[-18.0])
+    assert abs(20 * np.log10(gain) - 6.0) <= 0.05
+
+
+def test_the_ambience_level_comes_from_the_command_line_the_routine_or_the_config(
+    routine_file,
+) -> None:
+    from voiceguide.config import config_path
+
+    text = 'title = "T"\nambience = "drone"\n[[technique]]\nuse = "self-hug"\n'
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("ambience_level = -25\n")
+    plain = api.language.load_routine(str(routine_file(text)))
+    own = api.language.load_routine(
+        str(routine_file(text.replace('"drone"\n', '"drone"\nambience_level = -20\n'), "own.toml"))
+    )
+    assert own.ambience_level == -20.0
+    assert api.mix_for(own, ambience_level=-14).bed_level == -14.0
+    assert api.mix_for(own).bed_level == -20.0
+    assert api.mix_for(plain).bed_level == -25.0
+    config_path().write_text("")
+    assert api.mix_for(plain).bed_level == -18.0
+
+
+def test_an_ambience_level_out_of_range_is_one_line(run, routine_file, tmp_path) -> None:
+    from voiceguide.config import config_path
+
+    out = tmp_path / "x.wav"
+    result = run("export", "desk-break", "--ambience-level", "-6", "-o", str(out))
+    assert result.status == 2 and not out.exists()
+    assert "--ambience-level" in result.err and "-30" in result.err and "-12" in result.err
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('ambience_level = "loud"\n')
+    result = run("export", "desk-break", "-o", str(out))
+    assert result.status == 2 and not out.exists()
+    assert result.err == (
+        f"error: {config_path()}: ambience_level: must be a level in LU against the voice "
+        "from -30 to -12, got 'loud'\n"
+    )
+    config_path().write_text("")
+    path = routine_file('title = "T"\nambience_level = 0\n[[technique]]\nuse = "self-hug"\n')
+    result = run("check", str(path))
+    assert result.status == 2 and result.err.count("\n") == 1
+    assert "ambience_level: must be a level in LU against the voice from -30 to -12" in result.err

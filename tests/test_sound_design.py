@@ -145,6 +145,17 @@ def test_loudness_changes_the_target_and_mono_measures_the_same(run, tmp_path: P
     assert ebur128(mono)[1] <= -1.0
 
 
+def test_the_loudest_bed_leaves_the_routines_loudness_as_it_is(run, tmp_path: Path) -> None:
+    """At -12 LU against the voice, the bed still sits under BS.1770's relative gate."""
+    path = tmp_path / "bed.flac"
+    level = ["--ambience", "brown-noise", "--ambience-level", "-12"]
+    result = run("export", "desk-break", "--engine", "espeak", *level, "-o", str(path))
+    assert result.status == 0, result.err
+    integrated, peak = ebur128(path)
+    assert -17.0 <= integrated <= -15.0
+    assert peak <= -1.0
+
+
 def test_a_loudness_out_of_range_is_refused(run, tmp_path: Path) -> None:
     result = run("export", "desk-break", "--loudness", "-5", "-o", str(tmp_path / "x.wav"))
     assert result.status == 2

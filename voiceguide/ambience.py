@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .clip import SAMPLE_RATE
+from .config import AMBIENCE_LEVEL
 from .errors import UsageError
 from .timeline import Section, ms_to_samples
 
@@ -29,9 +30,6 @@ BEDS: dict[str, str] = {
 }
 """The shipped beds, name -> what you hear (sounds/beds/NAME.wav)."""
 OFF = "off"
-BELOW_SPEECH_LU = 18.0
-"""The bed sits this far below the voice in the quiet between cues: there, not in the way
-(and under BS.1770's relative gate, so it leaves the routine's loudness as it is)."""
 DUCK_DB = 10.0
 """How far the bed goes down under a cue."""
 ATTACK_MS, RELEASE_MS = 300, 700
@@ -67,9 +65,10 @@ class Bed:
     loop: Floats
     lufs: float
 
-    def level(self, loudness: float) -> float:
-        """The factor that puts this bed BELOW_SPEECH_LU under a routine at `loudness`."""
-        return float(10 ** ((loudness - BELOW_SPEECH_LU - self.lufs) / 20))
+    def level(self, loudness: float, relative: float = AMBIENCE_LEVEL) -> float:
+        """The factor that puts this bed `relative` LU (below 0: under) against the voice of
+        a routine at `loudness`."""
+        return float(10 ** ((loudness + relative - self.lufs) / 20))
 
     def samples(self, lo: int, hi: int) -> Floats:
         """The loop at absolute samples [lo, hi): the same wherever a block starts."""
@@ -98,14 +97,14 @@ PREVIEW_S = 10
 """How much of a bed `voiceguide sounds NAME` plays: long enough to hear its swell."""
 
 
-def preview(bed: Bed, loudness: float) -> Floats:
+def preview(bed: Bed, loudness: float, relative: float = AMBIENCE_LEVEL) -> Floats:
     """PREVIEW_S seconds of the bed as it sounds in the quiet between cues of a routine at
-    `loudness`, faded in and out over a second."""
+    `loudness` with the bed `relative` to the voice, faded in and out over a second."""
     frames = PREVIEW_S * SAMPLE_RATE
     seconds = np.arange(frames, dtype=np.float32) / np.float32(SAMPLE_RATE)
     fade_in: Floats = _ramp(seconds)
     fade = fade_in * _ramp((seconds[::-1] + np.float32(1 / SAMPLE_RATE)).astype(np.float32))
-    out: Floats = bed.samples(0, frames) * fade * np.float32(bed.level(loudness))
+    out: Floats = bed.samples(0, frames) * fade * np.float32(bed.level(loudness, relative))
     return out
 
 

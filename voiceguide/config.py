@@ -22,6 +22,12 @@ TARGET_LUFS = -16.0
 LUFS_RANGE = (-30.0, -14.0)
 """Targets `--loudness` accepts: quieter is lost on a phone; louder than -14 would take the
 voice's peaks past the -1 dBTP ceiling (a cue's own peaks sit 13 dB above its loudness)."""
+AMBIENCE_LEVEL = -18.0
+"""Where a bed sits against the voice, in LU, in the quiet between cues: there, not in the
+way, and under BS.1770's relative gate, so it leaves the routine's loudness as it is."""
+AMBIENCE_LEVEL_RANGE = (-30.0, -12.0)
+"""Levels `--ambience-level` accepts: lower is hardly heard on a phone; higher would reach the
+gate and lift the routine's measured loudness, and crowd the voice."""
 ENGINES = ("natural", "espeak", "system")
 """The speech engines, in the order a default is looked for (see `speech`)."""
 CONFIG_KEYS = (
@@ -35,6 +41,7 @@ CONFIG_KEYS = (
     "screened_on",
     "cache_limit_mb",
     "ambience",
+    "ambience_level",
     "loudness",
     "mono",
 )
@@ -89,6 +96,11 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "mono": (lambda v: isinstance(v, bool), "must be true or false"),
     "ambience": (lambda v: isinstance(v, str), "must be text"),
+    "ambience_level": (
+        lambda v: _number(v, *AMBIENCE_LEVEL_RANGE),
+        f"must be a level in LU against the voice from {AMBIENCE_LEVEL_RANGE[0]:g} to "
+        f"{AMBIENCE_LEVEL_RANGE[1]:g}",
+    ),
 }
 """What each setting the config file may give must be, and how to say what it must be."""
 
@@ -186,18 +198,21 @@ class SoundConfig:
     loudness: float | None = None
     mono: bool | None = None
     ambience: str | None = None
+    ambience_level: float | None = None
 
 
 def sound_config(config: dict[str, object] | None = None) -> SoundConfig:
-    """`loudness`, `mono` and `ambience` from the config file, each checked: a wrong one is
-    an error naming the file and the key, as for every setting."""
+    """`loudness`, `mono`, `ambience` and `ambience_level` from the config file, each checked:
+    a wrong one is an error naming the file and the key, as for every setting."""
     config = read_config() if config is None else config
-    _check(config, "loudness", "mono", "ambience")
+    _check(config, "loudness", "mono", "ambience", "ambience_level")
     loudness, mono, ambience = config.get("loudness"), config.get("mono"), config.get("ambience")
+    level = config.get("ambience_level")
     return SoundConfig(
         float(loudness) if isinstance(loudness, int | float) else None,
         mono if isinstance(mono, bool) else None,
         ambience if isinstance(ambience, str) else None,
+        float(level) if isinstance(level, int | float) else None,
     )
 
 

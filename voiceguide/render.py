@@ -19,6 +19,7 @@ import numpy.typing as npt
 from . import sounds
 from .ambience import Bed, Duck, ducks_of
 from .clip import SAMPLE_RATE, Clip
+from .config import AMBIENCE_LEVEL
 from .loudness import REFERENCE_LUFS, TARGET_LUFS, db
 from .timeline import Section, Timeline, ms_to_samples
 
@@ -58,6 +59,8 @@ class Mix:
     """The routine's integrated loudness, LUFS."""
     bed: Bed | None = None
     """A bed under the whole routine (ambience.py), or none."""
+    bed_level: float = AMBIENCE_LEVEL
+    """Where the bed sits against the voice in the quiet between cues, LU."""
     stereo: bool = True
     pan: bool = True
     """Cues of the left or right side lean toward it (stereo only)."""
@@ -185,7 +188,7 @@ class Renderer:
             hi = min(lo + step, end)
             buses: dict[float, Floats] = {0.0: np.zeros(hi - lo, dtype=np.float32)}
             if self.mix.bed is not None:
-                level = self.mix.bed.level(self.mix.loudness)
+                level = self.mix.bed.level(self.mix.loudness, self.mix.bed_level)
                 buses[0.0] += self.mix.bed.block(lo, hi, section, ducks, level)
             for at, until, kind, key, position in sounding:
                 if at < hi and until > lo:
@@ -228,7 +231,7 @@ class Renderer:
         if c:
             theta = np.linspace(0.0, np.pi / 2, c, dtype=np.float32)
             x[-c:] = x[-c:] * np.cos(theta) + bed.samples(at - c, at) * np.sin(theta)
-        level = np.float32(bed.level(self.mix.loudness) * self.volume)
+        level = np.float32(bed.level(self.mix.loudness, self.mix.bed_level) * self.volume)
         return to_pcm16(placed(x * level, self.mix))
 
     def sections(self, timeline: Timeline) -> Iterator[Samples]:

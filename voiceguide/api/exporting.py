@@ -31,20 +31,24 @@ def export(
     loudness: float | None = None,
     ambience: str | None = None,
     mono: bool | None = None,
+    ambience_level: float | None = None,
     start_at: int = 1,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
     `force` replaces a read-only file; a file the export reads is never replaced.
-    `loudness`, `ambience` and `mono`: see `settings.mix_for` (None: the routine's, the
-    config's or the default). `start_at` n > 1 starts at technique n with the short opening
-    of a resumed session, as `playing` would: what a resume plays, to take elsewhere."""
+    `loudness`, `ambience`, `mono` and `ambience_level`: see `settings.mix_for` (None: the
+    routine's, the config's or the default). `start_at` n > 1 starts at technique n with the
+    short opening of a resumed session, as `playing` would: what a resume plays, to take
+    elsewhere."""
     from .. import export as exporter
 
     exporter.check_targets(audio, transcript, force=force)
     routine = load(routine)
     check_start(routine, start_at)
     exporter.check_inputs((audio, transcript), input_files(routine))
-    mix = mix_for(routine, loudness=loudness, ambience=ambience, mono=mono)
+    mix = mix_for(
+        routine, loudness=loudness, ambience=ambience, mono=mono, ambience_level=ambience_level
+    )
     if mix.bed is not None and Path(mix.bed.name).is_absolute():  # the user's own WAV
         exporter.check_inputs((audio, transcript), [Path(mix.bed.name)])
     preload("numpy", "soundfile")

@@ -47,6 +47,7 @@ def playing(
     loudness: float | None = None,
     ambience: str | None = None,
     mono: bool | None = None,
+    ambience_level: float | None = None,
 ) -> Iterator[Player]:
     """A Player for the routine, its audio being made in the background from the first cue on.
 
@@ -54,7 +55,7 @@ def playing(
     synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
     `record` writes the session into the history (history/), as it goes. Unless `detail`
     is given, the first session with a routine, and the first after a long break, is full.
-    `loudness`, `ambience` and `mono`: see `settings.mix_for`.
+    `loudness`, `ambience`, `mono` and `ambience_level`: see `settings.mix_for`.
     """
     import os
 
@@ -85,7 +86,9 @@ def playing(
         start_at=start_at,
         detail=settings.detail,
     ).duration
-    mix = mix_for(routine, loudness=loudness, ambience=ambience, mono=mono)
+    mix = mix_for(
+        routine, loudness=loudness, ambience=ambience, mono=mono, ambience_level=ambience_level
+    )
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()

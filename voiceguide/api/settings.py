@@ -91,17 +91,21 @@ def mix_for(
     loudness: float | None = None,
     ambience: str | None = None,
     mono: bool | None = None,
+    ambience_level: float | None = None,
 ) -> Mix:
     """How the routine sounds beyond its words: loudness and mono from the command line, else
-    the config, else -16 LUFS in stereo; the bed as `bed` finds it; `pan = false` in the
-    routine keeps every cue centred."""
-    from ..config import TARGET_LUFS, sound_config
+    the config, else -16 LUFS in stereo; the bed as `bed` finds it, at `ambience_level` from
+    the command line, else the routine's, else the config's, else -18 LU against the voice;
+    `pan = false` in the routine keeps every cue centred."""
+    from ..config import AMBIENCE_LEVEL, TARGET_LUFS, sound_config
     from ..render import Mix
 
     config = sound_config()
+    levels = (ambience_level, routine.ambience_level, config.ambience_level, AMBIENCE_LEVEL)
     return Mix(
         loudness=loudness if loudness is not None else config.loudness or TARGET_LUFS,
         bed=bed(routine, ambience, config),
+        bed_level=next(level for level in levels if level is not None),
         stereo=not (mono if mono is not None else config.mono or False),
         pan=routine.pan,
     )

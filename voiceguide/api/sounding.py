@@ -14,18 +14,19 @@ if TYPE_CHECKING:
 
 def sound_samples(name: str) -> Samples:
     """A shipped chime as it is, or a shipped bed's preview (faded in and out, at the level
-    it has under a routine at the default loudness)."""
+    it has under a routine at the default loudness, at the config's `ambience_level`)."""
     import numpy as np
 
     from .. import ambience, sounds
 
     if name in ambience.BEDS:
-        from ..config import TARGET_LUFS
+        from ..config import AMBIENCE_LEVEL, TARGET_LUFS, sound_config
         from ..render import to_pcm16
 
         bed = ambience.load(name, [], name, [])
         assert bed is not None
-        return to_pcm16(ambience.preview(bed, TARGET_LUFS))
+        level = sound_config().ambience_level
+        return to_pcm16(ambience.preview(bed, TARGET_LUFS, level or AMBIENCE_LEVEL))
     return np.frombuffer(sounds.load(name).pcm, dtype="<i2").copy()
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from ..config import (
+    AMBIENCE_LEVEL,
+    AMBIENCE_LEVEL_RANGE,
     DETAILS,
     ENGINES,
     LUFS_RANGE,
@@ -74,6 +76,15 @@ AMBIENCE = click.option(
     ".wav in the routine's or the config folder, or off. Default: the routine's, your "
     "config's, or off.",
 )
+AMBIENCE_LEVEL_OPTION = click.option(
+    "--ambience-level",
+    type=click.FloatRange(*AMBIENCE_LEVEL_RANGE),
+    default=None,
+    metavar="LU",
+    help=f"How loud the bed is against the voice in the quiet between cues, in LU "
+    f"({AMBIENCE_LEVEL_RANGE[0]:g} to {AMBIENCE_LEVEL_RANGE[1]:g}; -12 is louder). Default: the "
+    f"routine's, your config's, or {AMBIENCE_LEVEL:g}.",
+)
 MONO = click.option(
     "--mono/--stereo",
     default=None,
@@ -93,6 +104,7 @@ class Run:
     detail: str | None = None
     loudness: float | None = None
     ambience: str | None = None
+    ambience_level: float | None = None
     mono: bool | None = None
 
     def speech(self) -> dict[str, Any]:
@@ -111,11 +123,12 @@ class Run:
             **self.speech(),
             "loudness": self.loudness,
             "ambience": self.ambience,
+            "ambience_level": self.ambience_level,
             "mono": self.mono,
         }
 
 
-RUN_OPTIONS = (RATE, VOICE, ENGINE, PACE, DETAIL, LOUDNESS, AMBIENCE, MONO)
+RUN_OPTIONS = (RATE, VOICE, ENGINE, PACE, DETAIL, LOUDNESS, AMBIENCE, AMBIENCE_LEVEL_OPTION, MONO)
 SPOKEN_OPTIONS = RUN_OPTIONS[:5]
 
 

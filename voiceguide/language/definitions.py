@@ -84,6 +84,8 @@ class Routine:
     """Scales holds, breaths, rests and transitions; the command line's --pace wins."""
     ambience: str | None = None
     """A bed's name, "off", or the absolute path of a WAV in the routine's folder."""
+    ambience_level: float | None = None
+    """Where the bed sits against the voice, LU; the command line's --ambience-level wins."""
     pan: bool = True
     """In stereo, cues of the left or right side lean toward that ear."""
     transition_ms: int = DEFAULT_TRANSITION_MS

@@ -122,6 +122,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
         engine=values.get("engine"),
         pace=values.get("pace"),
         ambience=ambience,
+        ambience_level=values.get("ambience_level"),
         pan=values.get("pan", True),
         transition_ms=values.get("transition", DEFAULT_TRANSITION_MS),
     )

@@ -11,6 +11,7 @@ from ..config import RATE_MAX, RATE_MIN
 from .values import (
     MAX_REPS,
     _ambience,
+    _ambience_level,
     _cue,
     _direction,
     _engine,
@@ -47,6 +48,7 @@ ROUTINE_KEYS: tuple[tuple[str, Callable[[object], Any], bool], ...] = (
     ("engine", _engine, False),
     ("pace", _pace, False),
     ("ambience", _ambience, False),
+    ("ambience_level", _ambience_level, False),
     ("pan", _flag, False),
     ("transition", lambda v: _seconds_ms(v, low_inclusive=True), False),
     ("technique", lambda v: v, True),

@@ -9,7 +9,7 @@ import math
 import unicodedata
 from collections.abc import Callable
 
-from ..config import ENGINES, PACE_EXPECTED, valid_pace
+from ..config import AMBIENCE_LEVEL_RANGE, ENGINES, PACE_EXPECTED, valid_pace
 from ..names import valid
 from .definitions import POSTURES, Direction, Posture
 
@@ -141,6 +141,15 @@ def _ambience(value: object) -> str:
             f"routine's folder, {_found(value)}"
         )
     return name
+
+
+def _ambience_level(value: object) -> float:
+    low, high = AMBIENCE_LEVEL_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise _Bad(
+            f"must be a level in LU against the voice from {low:g} to {high:g}, {_found(value)}"
+        )
+    return float(value)
 
 
 def _engine(value: object) -> str:
