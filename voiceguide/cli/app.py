@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import api, sink, streams
+from .. import api, streams
 from ..errors import ExitStatus, VoiceguideError
 from ..timeline import Timeline
 
@@ -103,7 +103,8 @@ def console() -> None:
     try:
         main()
     except SystemExit as exc:
-        if sink.still_sounding():
+        sink = sys.modules.get("voiceguide.sink")  # not imported: nothing was played
+        if sink is not None and sink.still_sounding():
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
