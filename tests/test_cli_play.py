@@ -92,6 +92,28 @@ def test_else_export_writes_the_file_and_says_where(run, no_device, tmp_path: Pa
     assert str(target) in result.out and "exporting instead" in result.err
 
 
+def test_else_export_is_full_the_first_time_as_play_would_be(
+    run, no_device, tmp_path: Path
+) -> None:
+    """The config asks for brief, but this routine has never been played: the file a user
+    takes elsewhere instead explains everything, as play would have; --detail brief wins."""
+    from voiceguide.config import config_path
+    from voiceguide.phrases import SAFETY, SAFETY_BRIEF
+
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('detail = "brief"\n')
+    said = {}
+    for name, extra in (("first", []), ("brief", ["--detail", "brief"])):
+        target = tmp_path / f"{name}.wav"
+        result = run(
+            "play", SHORT, "--yes", "--engine", "espeak", *extra, "--else-export", str(target)
+        )
+        assert result.status == 0, result.err
+        said[name] = target.with_suffix(".vtt").read_text()
+    assert SAFETY[1] in said["first"] and SAFETY_BRIEF not in said["first"]
+    assert SAFETY_BRIEF in said["brief"] and SAFETY[1] not in said["brief"]
+
+
 def test_a_real_missing_device_gives_one_clean_line(tmp_path: Path) -> None:
     """No ALSA noise: the device is a PulseAudio server that is not there."""
     (tmp_path / ".asoundrc").write_text(

@@ -12,7 +12,7 @@ and `threads`.
 from .. import language
 from .exporting import export
 from .listing import Entry, builtin_routines, builtin_techniques
-from .playback import playing
+from .playback import playing, session_detail
 from .settings import (
     bed,
     estimate,
@@ -43,6 +43,7 @@ __all__ = [
     "playing",
     "prepare",
     "refuse_unknown_voice",
+    "session_detail",
     "settings_for",
     "sound_samples",
 ]

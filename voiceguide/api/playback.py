@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from ..speech import Synthesizer
 
 
+def session_detail(spec: str | Routine, routine: Routine, detail: str) -> str:
+    """The detail a session of `routine` has, `detail` having come from the config or the
+    default: full the first time it is played and after a long break, whatever is set."""
+    if detail == "full":
+        return detail
+    from .. import history
+    from ..session import routine_key
+
+    return "full" if history.needs_full(routine_key(spec, routine)) else detail
+
+
 @contextlib.contextmanager
 def playing(
     routine: str | Routine,
@@ -70,12 +81,8 @@ def playing(
     settings = settings_for(
         routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
     )
-    if detail is None and settings.detail != "full" and record:
-        from .. import history
-        from ..session import routine_key
-
-        if history.needs_full(routine_key(spec, routine)):
-            settings = replace(settings, detail="full")
+    if detail is None and record:
+        settings = replace(settings, detail=session_detail(spec, routine, settings.detail))
     if engine is None:
         refuse_unknown_voice(routine, settings, voice=voice)
     check_before_synthesis(routine, settings)

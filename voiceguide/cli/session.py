@@ -134,7 +134,12 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
 
 
 def _export_instead(routine: str, audio: Path, run: Run, start_at: int) -> None:
-    """What play would have played, from where it would have started (--resume), to a file."""
+    """What play would have played, from where it would have started (--resume), to a file:
+    at the detail play would have had (full the first time and after a long break)."""
+    if run.detail is None:
+        loaded = api.load(routine)
+        configured = api.settings_for(loaded).detail
+        run = replace(run, detail=api.session_detail(routine, loaded, configured))
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
         api.export(
