@@ -80,6 +80,17 @@ def valid_pace(value: object) -> bool:
     return _number(value, PACE_MIN, PACE_MAX)
 
 
+AMBIENCE_LEVEL_EXPECTED = (
+    f"must be a level in LU against the voice from {AMBIENCE_LEVEL_RANGE[0]:g} to "
+    f"{AMBIENCE_LEVEL_RANGE[1]:g}"
+)
+
+
+def valid_ambience_level(value: object) -> bool:
+    """A bed's level from a file: a number (not a boolean) in AMBIENCE_LEVEL_RANGE."""
+    return _number(value, *AMBIENCE_LEVEL_RANGE)
+
+
 _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "rate": (
         lambda v: _number(v, RATE_MIN, RATE_MAX, whole=True),
@@ -96,11 +107,7 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "mono": (lambda v: isinstance(v, bool), "must be true or false"),
     "ambience": (lambda v: isinstance(v, str), "must be text"),
-    "ambience_level": (
-        lambda v: _number(v, *AMBIENCE_LEVEL_RANGE),
-        f"must be a level in LU against the voice from {AMBIENCE_LEVEL_RANGE[0]:g} to "
-        f"{AMBIENCE_LEVEL_RANGE[1]:g}",
-    ),
+    "ambience_level": (valid_ambience_level, AMBIENCE_LEVEL_EXPECTED),
 }
 """What each setting the config file may give must be, and how to say what it must be."""
 

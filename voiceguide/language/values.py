@@ -9,7 +9,13 @@ import math
 import unicodedata
 from collections.abc import Callable
 
-from ..config import AMBIENCE_LEVEL_RANGE, ENGINES, PACE_EXPECTED, valid_pace
+from ..config import (
+    AMBIENCE_LEVEL_EXPECTED,
+    ENGINES,
+    PACE_EXPECTED,
+    valid_ambience_level,
+    valid_pace,
+)
 from ..names import valid
 from .definitions import POSTURES, Direction, Posture
 
@@ -144,11 +150,8 @@ def _ambience(value: object) -> str:
 
 
 def _ambience_level(value: object) -> float:
-    low, high = AMBIENCE_LEVEL_RANGE
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _Bad(
-            f"must be a level in LU against the voice from {low:g} to {high:g}, {_found(value)}"
-        )
+    if not valid_ambience_level(value) or not isinstance(value, int | float):
+        raise _Bad(f"{AMBIENCE_LEVEL_EXPECTED}, {_found(value)}")
     return float(value)
 
 
