@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .clip import SAMPLE_RATE
-from .config import AMBIENCE_LEVEL
 from .errors import UsageError
 from .timeline import Section, ms_to_samples
 
@@ -65,7 +64,7 @@ class Bed:
     loop: Floats
     lufs: float
 
-    def level(self, loudness: float, relative: float = AMBIENCE_LEVEL) -> float:
+    def level(self, loudness: float, relative: float) -> float:
         """The factor that puts this bed `relative` LU (below 0: under) against the voice of
         a routine at `loudness`."""
         return float(10 ** ((loudness + relative - self.lufs) / 20))
@@ -97,7 +96,7 @@ PREVIEW_S = 10
 """How much of a bed `voiceguide sounds NAME` plays: long enough to hear its swell."""
 
 
-def preview(bed: Bed, loudness: float, relative: float = AMBIENCE_LEVEL) -> Floats:
+def preview(bed: Bed, loudness: float, relative: float) -> Floats:
     """PREVIEW_S seconds of the bed as it sounds in the quiet between cues of a routine at
     `loudness` with the bed `relative` to the voice, faded in and out over a second."""
     frames = PREVIEW_S * SAMPLE_RATE
