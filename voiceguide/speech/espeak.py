@@ -23,7 +23,7 @@ from ..config import Settings
 from ..errors import SpeechError
 from ..estimate import clean_text, duration_band, is_plausible
 from .base import cue as _cue
-from .base import resolve_voice, too_long
+from .base import dist_version, resolve_voice, too_long
 from .espeak_pool import SpawnPool
 from .espeak_spawn import Task
 from .rates import CALIBRATIONS, FINISH
@@ -63,11 +63,9 @@ def _pyttsx3() -> tuple[str, str]:
         binding = os.path.join(folder, *_BINDING)
         if not os.path.isfile(binding):
             continue
-        with contextlib.suppress(OSError):
-            for name in os.listdir(folder):
-                project, _, rest = name.partition("-")
-                if project.lower() == "pyttsx3" and rest.endswith(".dist-info"):
-                    return rest.removesuffix(".dist-info"), binding
+        version = dist_version(folder, "pyttsx3")
+        if version is not None:
+            return version, binding
         import importlib.metadata
 
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
