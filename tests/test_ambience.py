@@ -163,18 +163,22 @@ def test_play_and_export_give_the_same_mix(tmp_path: Path) -> None:
     clock = FakeClock()
     sink = FakeSink(clock)
     with api.playing(
-        SHORT, sink=sink, clock=clock, engine=FakeSynthesizer(), ambience="drone"
+        SHORT,
+        api.Options(ambience="drone"),
+        sink=sink,
+        clock=clock,
+        engine=FakeSynthesizer(),
     ) as player:
         made(player)
         while player.tick():
             clock.advance(0.05)
     out = tmp_path / "short.wav"
-    api.export(SHORT, out, engine=FakeSynthesizer(), ambience="drone")
+    api.export(SHORT, out, api.Options(ambience="drone"), engine=FakeSynthesizer())
     exported = decode(out)
     (main,) = [p for p in sink.playbacks if len(p.pcm) > 60 * SAMPLE_RATE]
     assert main.heard()[: len(exported)].tobytes() == exported.tobytes()
     off = tmp_path / "off.wav"
-    api.export(SHORT, off, engine=FakeSynthesizer(), ambience="off")
+    api.export(SHORT, off, api.Options(ambience="off"), engine=FakeSynthesizer())
     assert decode(off).tobytes() != exported.tobytes()
 
 
@@ -206,7 +210,11 @@ def test_plus_in_a_hold_adds_more_bed_without_a_step() -> None:
     clock = FakeClock()
     sink = FakeSink(clock)
     with api.playing(
-        SHORT, sink=sink, clock=clock, engine=FakeSynthesizer(), ambience="brown-noise"
+        SHORT,
+        api.Options(ambience="brown-noise"),
+        sink=sink,
+        clock=clock,
+        engine=FakeSynthesizer(),
     ) as player:
         made(player)
         timeline = Timeline("t", tuple(player.program.sections))
@@ -278,7 +286,7 @@ def test_the_ambience_level_comes_from_the_command_line_the_routine_or_the_confi
         str(routine_file(text.replace('"drone"\n', '"drone"\nambience_level = -20\n'), "own.toml"))
     )
     assert own.ambience_level == -20.0
-    assert api.mix_for(own, ambience_level=-14).bed_level == -14.0
+    assert api.mix_for(own, api.Options(ambience_level=-14)).bed_level == -14.0
     assert api.mix_for(own).bed_level == -20.0
     assert api.mix_for(plain).bed_level == -25.0
     config_path().write_text("")

@@ -181,7 +181,7 @@ def test_system_engine_exports_through_pyttsx3(run, tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    timeline = api.compile(str(ROUTINES / "short.toml"), engine_name="system")
+    timeline = api.compile(str(ROUTINES / "short.toml"), api.Options(engine="system"))
     assert abs(float(probe.stdout) - timeline.duration / 1000) < 0.01
     text = ["Breathe in slowly, and lift your chest."]
     with open_engine("system") as running:
@@ -255,7 +255,7 @@ def test_engine_is_chosen_from_the_command_line_routine_and_config(
     config.write_text('engine = "system"\n')
     path = routine_file('title = "T"\nengine = "espeak"\n[[technique]]\nuse = "self-hug"\n')
     with_key, without = language.load_routine(str(path)), language.load_routine("desk-break")
-    assert api.settings_for(with_key, engine_name="natural").engine == "natural"
+    assert api.settings_for(with_key, api.Options(engine="natural")).engine == "natural"
     assert api.settings_for(with_key).engine == "espeak"
     assert api.settings_for(without).engine == "system"
     config.write_text('engine = "loud"\n')

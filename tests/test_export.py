@@ -157,8 +157,8 @@ def test_the_same_inputs_give_the_same_wav_bytes(exports, tmp_path: Path) -> Non
 
 
 def test_voice_speed_changes_speech_but_never_holds() -> None:
-    slow = api.compile("desk-break", rate=100)
-    fast = api.compile("desk-break", rate=250)
+    slow = api.compile("desk-break", api.Options(rate=100))
+    fast = api.compile("desk-break", api.Options(rate=250))
 
     def speech(t: Timeline) -> int:
         return sum(e.duration for e in t.events if e.kind == "speech")

@@ -111,9 +111,9 @@ def three(tmp_path: Path) -> str:
     return str(path)
 
 
-def starts(spec: str, **kwargs: object) -> dict[str, float]:
+def starts(spec: str, pace: float | None = None, detail: str | None = None) -> dict[str, float]:
     """Each section's start in seconds, as `play` lays it out with espeak-ng."""
-    timeline = api.compile(spec, engine_name="espeak", **kwargs)  # type: ignore[arg-type]
+    timeline = api.compile(spec, api.Options(engine="espeak", pace=pace, detail=detail))
     return {s.title: s.start / 1000 for s in timeline.sections}
 
 
@@ -224,7 +224,7 @@ def test_resume_with_no_device_exports_from_where_it_stopped(
     assert result.status == 0, result.err
     cues = cue_texts(audio.with_suffix(".vtt"))
     assert cues[0] == "Resuming Three parts, at Second." and "First." not in cues
-    expected = api.prepare(three, engine_name="espeak", start_at=2).timeline
+    expected = api.prepare(three, api.Options(engine="espeak"), start_at=2).timeline
     assert [s.title for s in expected.sections] == ["Resuming", "Second", "Third", "Closing"]
     assert cues == [e.text for e in expected.events if e.kind == "speech"]
     with wave.open(str(audio), "rb") as w:
@@ -325,7 +325,7 @@ def test_a_signal_mid_session_leaves_a_row_that_says_where(
 def ends(result, device: Device, spec: str) -> None:
     """The session played to its end, whatever the history did."""
     assert result.status == 0, result.err
-    assert device.clock.now() * 1000 >= api.compile(spec, engine_name="espeak").duration
+    assert device.clock.now() * 1000 >= api.compile(spec, api.Options(engine="espeak")).duration
 
 
 def one_warning(result) -> str:

@@ -155,8 +155,8 @@ def test_exported_chapters_and_transcript_follow_the_pace(run, tmp_path: Path) -
     args = ("--engine", "espeak", "--pace", "2")
     result = run("export", short, "-o", str(audio), "--transcript", str(vtt), *args)
     assert result.status == 0, result.err
-    shown = api.compile(short, engine_name="espeak", pace=2.0)
-    quick = api.compile(short, engine_name="espeak")
+    shown = api.compile(short, api.Options(engine="espeak", pace=2.0))
+    quick = api.compile(short, api.Options(engine="espeak"))
     assert shown.duration - quick.duration == sum(d for _, d in quiet(quick))  # all doubled
     chapters = probe(audio)["chapters"]
     assert [round(float(c["start_time"]) * 1000) for c in chapters] == [

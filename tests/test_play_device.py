@@ -60,7 +60,9 @@ def sounds(events: tuple[Event, ...]) -> list[Event]:
 
 def test_play_sounds_exactly_like_the_export_on_time(audio_device: VirtualDevice) -> None:
     """In brief detail: a minute shorter in real time (the bench checks the full routine)."""
-    prepared = api.prepare(SHORT, detail="brief")  # fills the cache: play and this test
+    prepared = api.prepare(
+        SHORT, api.Options(detail="brief")
+    )  # fills the cache: play and this test
     reference = render(prepared.timeline, prepared.clips)  # use the same clips
     with audio_device.record("play") as recorder:
         proc = play(audio_device, SHORT, "--yes", "--detail", "brief")
@@ -240,7 +242,7 @@ def test_a_stopped_process_and_a_suspended_sink_lose_nothing(
     the device both times, and the whole routine is heard, end chime included. (A suspended
     sink's monitor records nothing, so only the stop shows as a gap.)"""
     tiny = str(routine_file(TINY))
-    prepared = api.prepare(tiny, detail="brief")  # 50 s of routine rather than 96
+    prepared = api.prepare(tiny, api.Options(detail="brief"))  # 50 s of routine rather than 96
     reference = render(prepared.timeline, prepared.clips)
     with audio_device.record("stopped") as recorder:
         proc = play(audio_device, tiny, "--yes", "--detail", "brief")
@@ -329,7 +331,7 @@ def test_play_holds_seconds_of_the_routine_in_memory_not_all_of_it(
     routine = str(long_cues(tmp_path, 100))
     # espeak: a natural voice worker holds its model (about 200 MB, the same for any routine);
     # this measures what grows with the routine
-    prepared = api.prepare(routine, engine_name="espeak")  # warm: play makes it all at once
+    prepared = api.prepare(routine, api.Options(engine="espeak"))  # warm: play makes it all at once
     audio_mb = prepared.timeline.duration * 2 * SAMPLE_RATE / 1000 / 1e6
     prepared.clips.close()
     proc = play(audio_device, routine, "--yes", "--engine", "espeak")

@@ -141,7 +141,7 @@ def exported(
     def export(name: str, rate: int, engine: str | None = None) -> tuple[Timeline, Int16Array]:
         if (name, rate, engine) not in done:
             path = folder / f"{name}-{rate}-{engine}.wav"
-            timeline = api.export(name, path, rate=rate, engine_name=engine, mono=True)
+            timeline = api.export(name, path, api.Options(rate=rate, engine=engine, mono=True))
             done[name, rate, engine] = timeline, samples(path)
         return done[name, rate, engine]
 
@@ -241,7 +241,7 @@ def test_a_broken_clip_is_not_heard_as_its_cue(
     text, damage = BREAKAGES[breakage]
     name, rate = BROKEN_AT
     timeline, _ = exported(name, rate, CONTROL_ENGINE)
-    prepared = api.prepare(name, rate=rate, engine_name=CONTROL_ENGINE)
+    prepared = api.prepare(name, api.Options(rate=rate, engine=CONTROL_ENGINE))
     assert prepared.timeline == timeline
     clips: Mapping[str, Clip] = {**prepared.clips, text: damage(prepared.clips[text])}
     results = hear(timeline, render(timeline, clips, mix=Mix(stereo=False))[:, 0], recognizer)

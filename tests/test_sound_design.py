@@ -51,7 +51,7 @@ def energy(audio: np.ndarray, event: Event) -> np.ndarray:
 @pytest.fixture(scope="module")
 def stereo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, np.ndarray]:
     path = tmp_path_factory.mktemp("stereo") / "short.wav"
-    timeline = api.export(SHORT, path, engine_name="espeak")
+    timeline = api.export(SHORT, path, api.Options(engine="espeak"))
     return timeline, decode(path)
 
 
@@ -125,7 +125,7 @@ def test_an_export_is_at_minus_16_lufs_with_a_true_peak_under_minus_1(
     tmp_path: Path, engine: str, suffix: str
 ) -> None:
     path = tmp_path / f"desk{suffix}"
-    api.export("desk-break", path, engine_name=engine)
+    api.export("desk-break", path, api.Options(engine=engine))
     integrated, peak = ebur128(path)
     assert -17.0 <= integrated <= -15.0
     assert peak <= -1.0

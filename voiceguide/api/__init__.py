@@ -1,9 +1,10 @@
 """The library's entry points: what the CLI calls, usable on their own.
 
 from voiceguide import api
-timeline = api.compile("upper-back", rate=120)
+timeline = api.compile("upper-back", api.Options(rate=120))
 
-One module per idea: `settings` (what a run is spoken and mixed with, from the command line,
+One module per idea: `options` (a session's choices, one value every entry point takes),
+`settings` (what a run is spoken and mixed with, from the command line,
 the routine and the config), `synthesis` (cues to clips, and the timeline laid out on them),
 `exporting`, `playback`, `listing` (the catalog's lengths), `sounding` (one sound on its own)
 and `threads`.
@@ -12,6 +13,7 @@ and `threads`.
 from .. import language
 from .exporting import export
 from .listing import Entry, builtin_routines, builtin_techniques
+from .options import Options
 from .playback import playing, session_detail
 from .settings import (
     bed,
@@ -27,6 +29,7 @@ from .synthesis import Prepared, Progress, compile, prepare
 
 __all__ = [
     "Entry",
+    "Options",
     "Prepared",
     "Progress",
     "bed",

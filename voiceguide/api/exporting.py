@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..language import Routine
 from ..timeline import Timeline
+from .options import DEFAULT, Options
 from .settings import input_files, load, mix_for
 from .synthesis import Progress, check_start, prepare
 from .threads import preload
@@ -18,26 +19,18 @@ if TYPE_CHECKING:
 def export(
     routine: str | Routine,
     audio: Path,
+    options: Options = DEFAULT,
     *,
-    rate: int | None = None,
-    voice: str | None = None,
-    engine_name: str | None = None,
-    pace: float | None = None,
-    detail: str | None = None,
     transcript: Path | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
     force: bool = False,
-    loudness: float | None = None,
-    ambience: str | None = None,
-    mono: bool | None = None,
-    ambience_level: float | None = None,
     start_at: int = 1,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
     `force` replaces a read-only file; a file the export reads is never replaced.
-    `loudness`, `ambience`, `mono` and `ambience_level`: see `settings.mix_for` (None: the
-    routine's, the config's or the default). `start_at` n > 1 starts at technique n with the
+    `options`: how it is spoken and mixed (settings.py: None is the routine's, the config's
+    or the default). `start_at` n > 1 starts at technique n with the
     short opening of a resumed session, as `playing` would: what a resume plays, to take
     elsewhere."""
     from .. import export as exporter
@@ -46,23 +39,11 @@ def export(
     routine = load(routine)
     check_start(routine, start_at)
     exporter.check_inputs((audio, transcript), input_files(routine))
-    mix = mix_for(
-        routine, loudness=loudness, ambience=ambience, mono=mono, ambience_level=ambience_level
-    )
+    mix = mix_for(routine, options)
     if mix.bed is not None and Path(mix.bed.name).is_absolute():  # the user's own WAV
         exporter.check_inputs((audio, transcript), [Path(mix.bed.name)])
     preload("numpy", "soundfile")
-    prepared = prepare(
-        routine,
-        rate=rate,
-        voice=voice,
-        engine_name=engine_name,
-        pace=pace,
-        detail=detail,
-        progress=progress,
-        engine=engine,
-        start_at=start_at,
-    )
+    prepared = prepare(routine, options, progress=progress, engine=engine, start_at=start_at)
     from ..render import Renderer
 
     timeline = prepared.timeline

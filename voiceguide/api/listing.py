@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .. import language, phrases
 from ..compiler import compile_routine
 from ..language import Routine
+from .options import Options
 from .settings import estimate, settings_for
 
 
@@ -30,7 +31,7 @@ def builtin_routines(pace: float | None = None, detail: str | None = None) -> li
     entries = []
     for name, path in language.builtin_routines().items():
         routine = language.read_routine(path)
-        settings = settings_for(routine, pace=pace, detail=detail)
+        settings = settings_for(routine, Options(pace=pace, detail=detail))
         timeline = compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
         )
@@ -49,7 +50,7 @@ def builtin_techniques(pace: float | None = None, detail: str | None = None) -> 
     for name, technique in [*language.builtin_techniques().items(), *own.items()]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
-        settings = settings_for(routine, pace=pace, detail=detail)
+        settings = settings_for(routine, Options(pace=pace, detail=detail))
         timeline = compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
         )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..compiler import compile_routine, cue_texts
 from ..config import Settings
 from ..language import Routine
+from .options import DEFAULT, Options
 from .settings import estimate, load, mix_for, refuse_unknown_voice, settings_for
 from .synthesis import (
     audio_folder,
@@ -44,29 +45,21 @@ def session_detail(spec: str | Routine, routine: Routine, detail: str) -> str:
 @contextlib.contextmanager
 def playing(
     routine: str | Routine,
+    options: Options = DEFAULT,
     *,
-    rate: int | None = None,
-    voice: str | None = None,
-    engine_name: str | None = None,
-    pace: float | None = None,
-    detail: str | None = None,
     start_at: int = 1,
     record: bool = True,
     sink: Sink | None = None,
     clock: Clock | None = None,
     engine: Synthesizer | None = None,
-    loudness: float | None = None,
-    ambience: str | None = None,
-    mono: bool | None = None,
-    ambience_level: float | None = None,
 ) -> Iterator[Player]:
     """A Player for the routine, its audio being made in the background from the first cue on.
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
     synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
-    `record` writes the session into the history (history/), as it goes. Unless `detail`
-    is given, the first session with a routine, and the first after a long break, is full.
-    `loudness`, `ambience`, `mono` and `ambience_level`: see `settings.mix_for`.
+    `record` writes the session into the history (history/), as it goes. Unless
+    `options.detail` is given, the first session with a routine, and the first after a long
+    break, is full.
     """
     import os
 
@@ -78,13 +71,11 @@ def playing(
     spec = routine
     routine = load(routine)
     check_start(routine, start_at)
-    settings = settings_for(
-        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
-    )
-    if detail is None and record:
+    settings = settings_for(routine, options)
+    if options.detail is None and record:
         settings = replace(settings, detail=session_detail(spec, routine, settings.detail))
     if engine is None:
-        refuse_unknown_voice(routine, settings, voice=voice)
+        refuse_unknown_voice(routine, settings, options.voice)
     check_before_synthesis(routine, settings)
     expected = compile_routine(
         routine,
@@ -93,9 +84,7 @@ def playing(
         start_at=start_at,
         detail=settings.detail,
     ).duration
-    mix = mix_for(
-        routine, loudness=loudness, ambience=ambience, mono=mono, ambience_level=ambience_level
-    )
+    mix = mix_for(routine, options)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()

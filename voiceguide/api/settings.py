@@ -13,6 +13,7 @@ from .. import language
 from ..compiler import SpeechMs
 from ..config import Settings, resolve_settings
 from ..language import Routine
+from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
     from ..ambience import Bed
@@ -27,26 +28,18 @@ def load(routine: str | Routine) -> Routine:
     return language.load_routine(routine) if isinstance(routine, str) else routine
 
 
-def settings_for(
-    routine: Routine,
-    *,
-    rate: int | None = None,
-    voice: str | None = None,
-    engine_name: str | None = None,
-    pace: float | None = None,
-    detail: str | None = None,
-) -> Settings:
+def settings_for(routine: Routine, options: Options = DEFAULT) -> Settings:
     """The settings a routine is spoken with, its engine chosen (see `speech.choose`)."""
     settings = resolve_settings(
-        rate=rate,
-        voice=voice,
+        rate=options.rate,
+        voice=options.voice,
         routine_rate=routine.rate,
         routine_voice=routine.voice,
-        engine=engine_name,
+        engine=options.engine,
         routine_engine=routine.engine,
-        pace=pace,
+        pace=options.pace,
         routine_pace=routine.pace,
-        detail=detail,
+        detail=options.detail,
     )
     return replace(settings, engine=_choose(settings.engine, settings.voice))
 
@@ -62,7 +55,7 @@ def _choose(requested: str | None, voice: str) -> str:
     return name
 
 
-def refuse_unknown_voice(routine: Routine, settings: Settings, *, voice: str | None = None) -> None:
+def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None = None) -> None:
     """Refuse a voice the engine does not have before any work: one line naming where it was
     asked for (the routine file or the config file, and the key), and the close matches."""
     from ..config import config_path
@@ -85,14 +78,7 @@ def estimate(settings: Settings) -> SpeechMs:
     return length_model(settings.engine or "natural", settings.rate)
 
 
-def mix_for(
-    routine: Routine,
-    *,
-    loudness: float | None = None,
-    ambience: str | None = None,
-    mono: bool | None = None,
-    ambience_level: float | None = None,
-) -> Mix:
+def mix_for(routine: Routine, options: Options = DEFAULT) -> Mix:
     """How the routine sounds beyond its words: loudness and mono from the command line, else
     the config, else -16 LUFS in stereo; the bed as `bed` finds it, at `ambience_level` from
     the command line, else the routine's, else the config's, else -18 LU against the voice;
@@ -101,10 +87,11 @@ def mix_for(
     from ..render import Mix
 
     config = sound_config()
-    levels = (ambience_level, routine.ambience_level, config.ambience_level, AMBIENCE_LEVEL)
+    loudness, mono = options.loudness, options.mono
+    levels = (options.ambience_level, routine.ambience_level, config.ambience_level, AMBIENCE_LEVEL)
     return Mix(
         loudness=loudness if loudness is not None else config.loudness or TARGET_LUFS,
-        bed=bed(routine, ambience, config),
+        bed=bed(routine, options.ambience, config),
         bed_level=next(level for level in levels if level is not None),
         stereo=not (mono if mono is not None else config.mono or False),
         pan=routine.pan,

@@ -13,6 +13,7 @@ from ..compiler import compile_routine, cue_texts
 from ..config import Settings
 from ..language import Routine
 from ..timeline import Timeline
+from .options import DEFAULT, Options
 from .settings import estimate, load, refuse_unknown_voice, settings_for
 
 if TYPE_CHECKING:
@@ -34,39 +35,26 @@ class Prepared:
 
 
 def compile(
-    routine: str | Routine,
-    *,
-    rate: int | None = None,
-    voice: str | None = None,
-    engine_name: str | None = None,
-    pace: float | None = None,
-    detail: str | None = None,
-    estimate_only: bool = False,
+    routine: str | Routine, options: Options = DEFAULT, *, estimate_only: bool = False
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
     Either way a voice the engine does not have is refused first."""
     routine = load(routine)
     if estimate_only:
-        settings = settings_for(
-            routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
-        )
-        refuse_unknown_voice(routine, settings, voice=voice)
+        settings = settings_for(routine, options)
+        refuse_unknown_voice(routine, settings, options.voice)
         return compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
         )
-    return prepare(
-        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
-    ).timeline
+    prepared = prepare(routine, options)
+    prepared.clips.close()
+    return prepared.timeline
 
 
 def prepare(
     routine: str | Routine,
+    options: Options = DEFAULT,
     *,
-    rate: int | None = None,
-    voice: str | None = None,
-    engine_name: str | None = None,
-    pace: float | None = None,
-    detail: str | None = None,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
     start_at: int = 1,
@@ -77,11 +65,9 @@ def prepare(
     first: a routine refused is never synthesized. The clips stay on disk (store.py).
     `start_at` n > 1 resumes at technique n, as `playing` does: only its cues are made."""
     routine = load(routine)
-    settings = settings_for(
-        routine, rate=rate, voice=voice, engine_name=engine_name, pace=pace, detail=detail
-    )
+    settings = settings_for(routine, options)
     if engine is None:
-        refuse_unknown_voice(routine, settings, voice=voice)
+        refuse_unknown_voice(routine, settings, options.voice)
     check_before_synthesis(routine, settings)
     check_start(routine, start_at)
     texts = cue_texts(routine, settings.pace, start_at, settings.detail)

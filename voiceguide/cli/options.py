@@ -1,14 +1,14 @@
-"""The options several commands share, and the packing of the run options into one value."""
+"""The options several commands share, packed into one api.Options value."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from ..api.options import Options
 from ..config import (
     AMBIENCE_LEVEL,
     AMBIENCE_LEVEL_RANGE,
@@ -93,41 +93,6 @@ MONO = click.option(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """How a routine is spoken and sounds, as given on the command line (None: not given)."""
-
-    rate: int | None = None
-    voice: str | None = None
-    engine: str | None = None
-    pace: float | None = None
-    detail: str | None = None
-    loudness: float | None = None
-    ambience: str | None = None
-    ambience_level: float | None = None
-    mono: bool | None = None
-
-    def speech(self) -> dict[str, Any]:
-        """The keyword arguments of api.compile."""
-        return {
-            "rate": self.rate,
-            "voice": self.voice,
-            "engine_name": self.engine,
-            "pace": self.pace,
-            "detail": self.detail,
-        }
-
-    def sound(self) -> dict[str, Any]:
-        """The keyword arguments of api.export and api.playing."""
-        return {
-            **self.speech(),
-            "loudness": self.loudness,
-            "ambience": self.ambience,
-            "ambience_level": self.ambience_level,
-            "mono": self.mono,
-        }
-
-
 RUN_OPTIONS = (RATE, VOICE, ENGINE, PACE, DETAIL, LOUDNESS, AMBIENCE, AMBIENCE_LEVEL_OPTION, MONO)
 SPOKEN_OPTIONS = RUN_OPTIONS[:5]
 
@@ -136,14 +101,14 @@ def run_options(
     *options: Callable[[Callable[..., Any]], Callable[..., Any]],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a command with `options` (default: all of RUN_OPTIONS), handed to it as one
-    `run: Run` argument."""
+    `options: Options` argument."""
     chosen = options or RUN_OPTIONS
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in Run.__slots__ if name in kwargs}
-            return command(*args, run=Run(**given), **kwargs)
+            given = {name: kwargs.pop(name) for name in Options.__slots__ if name in kwargs}
+            return command(*args, options=Options(**given), **kwargs)
 
         for option in reversed(chosen):
             wrapper = option(wrapper)

@@ -10,7 +10,7 @@ import click
 from .. import api
 from ..errors import ExitStatus, RoutineError
 from .app import _clock, _length, _warn, cli
-from .options import DETAIL, PACE, RATE, SPOKEN_OPTIONS, Run, run_options
+from .options import DETAIL, PACE, RATE, SPOKEN_OPTIONS, run_options
 
 
 @cli.command("list")
@@ -56,7 +56,7 @@ def _entry(item: api.Entry) -> str:
 )
 def show(
     routine: str,
-    run: Run,
+    options: api.Options,
     as_json: bool,
     estimate: bool,
     source: bool,
@@ -82,7 +82,7 @@ def show(
         from .. import chart as charts
 
         charts.check_target(chart)  # before any synthesis
-    timeline = api.compile(routine, **run.speech(), estimate_only=estimate)
+    timeline = api.compile(routine, options, estimate_only=estimate)
     _warn(timeline)
     if chart is not None:
         charts.write(timeline, chart)
@@ -123,9 +123,10 @@ def check(files: Sequence[str], rate: int | None, pace: float | None, detail: st
     routine's voice speed, or at --rate.
     """
     problems = 0
+    options = api.Options(rate=rate, pace=pace, detail=detail)
     for file in files:
         try:
-            timeline = api.compile(file, rate=rate, pace=pace, detail=detail, estimate_only=True)
+            timeline = api.compile(file, options, estimate_only=True)
         except RoutineError as exc:
             problems += len(exc.problems)
             for problem in exc.problems:

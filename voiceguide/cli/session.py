@@ -13,7 +13,7 @@ import click
 from .. import api
 from ..errors import AudioDeviceError, ExitStatus, UsageError
 from .app import _length, _progress, _warn, cli
-from .options import Run, run_options
+from .options import run_options
 
 
 @cli.command()
@@ -34,7 +34,9 @@ from .options import Run, run_options
 )
 @run_options()
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
-def export(routine: str, output: Path, transcript: Path | None, run: Run, force: bool) -> None:
+def export(
+    routine: str, output: Path, transcript: Path | None, options: api.Options, force: bool
+) -> None:
     """Export ROUTINE to an audio file to take along on a phone.
 
     ROUTINE is a built-in name (see 'voiceguide list') or a path to a .toml file. A file
@@ -44,7 +46,7 @@ def export(routine: str, output: Path, transcript: Path | None, run: Run, force:
         timeline = api.export(
             routine,
             output,
-            **run.sound(),
+            options,
             transcript=transcript,
             progress=progress,
             force=force,
@@ -72,7 +74,9 @@ def export(routine: str, output: Path, transcript: Path | None, run: Run, force:
     default=None,
     help="With no sound device, export to this file (and a .vtt transcript) instead.",
 )
-def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Path | None) -> None:
+def play(
+    routine: str | None, options: api.Options, yes: bool, resume: bool, else_export: Path | None
+) -> None:
     """Play ROUTINE aloud (default: upper-back), hands-free.
 
     ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
@@ -89,19 +93,19 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
 
         last = resume_point(routine)
         routine, start_at = last.routine, last.start_at
-        run = replace(
-            run,
-            rate=run.rate or last.rate,
-            voice=run.voice or last.voice,
-            engine=run.engine or last.engine,
-            pace=run.pace or last.pace,
-            detail=run.detail or last.detail,
+        options = replace(
+            options,
+            rate=options.rate or last.rate,
+            voice=options.voice or last.voice,
+            engine=options.engine or last.engine,
+            pace=options.pace or last.pace,
+            detail=options.detail or last.detail,
         )
     routine = routine or "upper-back"
     quit_ = False
     with contextlib.ExitStack() as stack:
         try:
-            player = stack.enter_context(api.playing(routine, **run.sound(), start_at=start_at))
+            player = stack.enter_context(api.playing(routine, options, start_at=start_at))
         except AudioDeviceError as exc:
             if else_export is None:
                 how = (
@@ -112,11 +116,9 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
                 raise AudioDeviceError(f"{exc}; to listen elsewhere, export it: {how}") from exc
             where = f", from technique {start_at}" if start_at > 1 else ""
             click.echo(f"{exc}; exporting instead{where}", err=True)
-            _export_instead(routine, else_export, run, start_at)
+            _export_instead(routine, else_export, options, start_at)
             return
-        _warn(
-            api.compile(routine, rate=run.rate, voice=run.voice, pace=run.pace, estimate_only=True)
-        )
+        _warn(api.compile(routine, options, estimate_only=True))
         if not yes:  # asked only when there is something to play on
             _screen()
         if _interactive():  # the opening is being synthesized meanwhile
@@ -133,19 +135,19 @@ def play(routine: str | None, run: Run, yes: bool, resume: bool, else_export: Pa
         _how_to_resume()
 
 
-def _export_instead(routine: str, audio: Path, run: Run, start_at: int) -> None:
+def _export_instead(routine: str, audio: Path, options: api.Options, start_at: int) -> None:
     """What play would have played, from where it would have started (--resume), to a file:
     at the detail play would have had (full the first time and after a long break)."""
-    if run.detail is None:
+    if options.detail is None:
         loaded = api.load(routine)
         configured = api.settings_for(loaded).detail
-        run = replace(run, detail=api.session_detail(routine, loaded, configured))
+        options = replace(options, detail=api.session_detail(routine, loaded, configured))
     transcript = audio.with_suffix(".vtt")
     with _progress() as progress:
         api.export(
             routine,
             audio,
-            **run.sound(),
+            options,
             transcript=transcript,
             progress=progress,
             start_at=start_at,
