@@ -22,6 +22,14 @@ SAFETY = (
     "Move slowly, only to the point of mild resistance, and never force a crack.",
 )
 
+PAIN = (
+    "Stop moving, and rest in whatever position feels easiest. Sharp pain, pain that spreads "
+    "into your arms or legs, or numbness, tingling or weakness mean stop for today, and have "
+    "it looked at by a doctor or a physical therapist. If it was only a strong stretch, and it "
+    "has eased already, say continue. Otherwise, say stop."
+)
+"""What the guide says after "it hurts", then waits for "continue" or "stop"."""
+
 SAFETY_BRIEF = "Stop at once if you feel sharp or spreading pain, numbness, tingling or weakness."
 """The safety warning in one sentence: never dropped, however short the opening."""
 

@@ -1,4 +1,4 @@
-"""The hands-free player: the rendered routine on the device's clock, with spoken controls.
+"""The Player: the rendered routine on the device's clock; controls (controls.py) move it.
 
 Timing comes from the sound device, not from sleeping: the routine plays as one long buffer
 (two on a cold start: the introduction, then the rest once it is synthesized), so cues cannot
@@ -16,21 +16,23 @@ from __future__ import annotations
 import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from . import phrases
-from .clip import SAMPLE_RATE
-from .compiler import seconds_words
-from .heard import Heard, on_continue
-from .program import Program
-from .program import grid as _grid
-from .program import sample_ms as _ms
-from .sink import Clock, Playback, Sink
-from .tape import PIECE, Rest, mapped, release
-from .timeline import Section
+from ..clip import SAMPLE_RATE
+from ..heard import Heard, on_continue
+from ..program import Program
+from ..program import grid as _grid
+from ..program import sample_ms as _ms
+from ..sink import Clock, Playback, Sink
+from ..tape import PIECE, Rest, mapped, release
+from ..timeline import Section
+from . import controls
+from .controls import Control, Controls
+from .quiet import Quiet, publish
+from .status import State, Status, status_of
 
 if TYPE_CHECKING:
-    from .render import Samples
+    from ..render import Samples
 
 EXTRA_MS = 10_000
 """What "+" adds to a hold."""
@@ -45,12 +47,8 @@ two 100 ms chunks ahead)."""
 CHAIN_MS = 1000
 """When a buffer must hand over to another, it does so this long before its end: inside the
 1.5 s of quiet that closes every section."""
-BACK_WINDOW_MS = 5000
-"""A "p" this soon after a technique starts goes back to the one before."""
 QUIET_MS = 300
 """The least quiet kept between a confirmation and the routine's next words."""
-
-KEYS = {" ": "pause", "n": "next", "p": "previous", "+": "more", "=": "more", "q": "quit"}
 
 
 def _clock_text(ms: int) -> str:
@@ -58,25 +56,10 @@ def _clock_text(ms: int) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
-    """What the status line shows, for whoever glances at the screen."""
-
-    section: str
-    step: str
-    left_s: int | None
-    """Seconds left in the current hold, breath or rest."""
-    elapsed_ms: int
-    total_ms: int
-    paused: bool
-
-
-State = Literal["playing", "paused", "confirming", "done"]
-
-
 @dataclass(slots=True)
 class Player:
-    """Plays a Program on a Sink; `tick()` keeps it going, `press()` handles a control key."""
+    """Plays a Program on a Sink; `tick()` keeps it going; keys (`press`) and voice commands
+    (`controls.put` from any thread) move it, in the order they come (controls.py)."""
 
     program: Program
     sink: Sink
@@ -101,6 +84,18 @@ class Player:
     on_section: Callable[[int], None] | None = None
     """Called with a section's index when the listener enters it (history/journal.py)."""
     _section: int | None = None
+    controls: Controls = field(default_factory=Controls)
+    """What keys and voice ask for, acted on in order by the main loop."""
+    on_control: list[Callable[[Control, str], None]] = field(default_factory=list)
+    """Called with (control, source) before a control acts: "heard: ..." lines, the history."""
+    quiet: Quiet | None = None
+    """Told, every tick, when the player will next be silent (listening's half-duplex gate)."""
+    stop_armed_until: float = -1.0
+    """A spoken "stop" ends the session only if a second comes before this clock time."""
+    safety_outcome: str | None = None
+    """After "it hurts": "continued" or "stopped", for the history."""
+    _voice_ends: float = 0.0
+    """Clock time when the confirmation playing now will have been heard out."""
 
     def __post_init__(self) -> None:
         self.heard = Heard(self.sink, self.clock)
@@ -235,7 +230,12 @@ class Player:
         if self._voice is not None and self._voice.is_playing():
             self._voice.stop(at_once=True)
         self._voice = self.sink.play(samples)
+        self._voice_ends = self.clock.now() + len(samples) / SAMPLE_RATE
         return self._voice
+
+    def voice_sounding(self) -> bool:
+        """A confirmation is playing."""
+        return self._voice is not None and self._voice.is_playing()
 
     def _interject(self, text: str) -> None:
         """Say `text` while the routine plays on, where it would meet none of the routine's
@@ -273,124 +273,34 @@ class Player:
 
     # --- where we are -------------------------------------------------------------------------
 
+    def place(self) -> int:
+        """Where the routine is, for the controls: while a confirmation pauses it, where it
+        will play on from (a second "n" during "Next: ..." moves on from there)."""
+        return self._resume_at if self.state == "confirming" else self.position
+
     def _here(self) -> tuple[int, Section] | None:
         with self.program.lock:
-            i = self.program.index_at(self.position)
+            i = self.program.index_at(self.place())
             return None if i is None else (i, self.program.sections[i])
 
     def status(self) -> Status:
-        here = self._here()
-        ms = _ms(self.position)
-        with self.program.lock:
-            total = self.program.sections[-1].end if self.program.sections else 0
-        if here is None:
-            return Status("", "", None, ms, total, self.state == "paused")
-        _, section = here
-        current = [e for e in section.events if e.start <= ms < e.end]
-        interval = next((e for e in current if e.kind in ("hold", "breathe", "rest")), None)
-        spoken = next((e for e in current if e.kind == "speech"), None)
-        step = (
-            f"breathe {interval.name}"
-            if interval and interval.kind == "breathe"
-            else interval.kind
-            if interval
-            else (spoken.text or "")
-            if spoken
-            else ""
-        )
-        left = -(-(interval.end - ms) // 1000) if interval else None
-        return Status(section.title, step, left, ms, total, self.state == "paused")
+        return status_of(self)
 
     # --- controls ---------------------------------------------------------------------------
 
     def press(self, key: str) -> None:
-        action = KEYS.get(key)
-        if action is None or self.state == "done":
-            return
-        getattr(self, f"_{action}")()
+        """A key, acted on now (controls.KEYS says which control it is)."""
+        control = controls.KEYS.get(key)
+        if control is not None:
+            self.act(control, "key")
 
-    def _pause(self) -> None:
-        if self.state == "paused":
-            self._resume()
+    def act(self, control: Control, source: str = "key") -> None:
+        """Do what `control` asks, wherever the routine is; `source` is "key" or "voice"."""
+        if self.state == "done":
             return
-        if self.state == "confirming":
-            self.position = self._resume_at
-            if self._voice is not None:
-                self._voice.stop(at_once=True)
-        self._halt()
-        here = self._here()
-        if here is not None:  # come back to the start of a cue cut off mid-word
-            ms = _ms(self.position)
-            cue = next(
-                (e for e in here[1].events if e.kind == "speech" and e.start <= ms < e.end), None
-            )
-            if cue is not None:
-                self.position = _grid(cue.start)
-        self.state = "paused"
-        self._say("Paused.")
-
-    def _resume(self) -> None:
-        status = self.status()
-        text = f"Resuming: {status.section}" if status.section else "Resuming"
-        if status.step in ("hold", "rest") and status.left_s:
-            text += f", {seconds_words(status.left_s * 1000)} left"
-        self._confirm_then_play(text + ".", self.position)
-
-    def _next(self) -> None:
-        self._follow()
-        here = self._here()
-        if here is None:
-            return
-        i, _ = here
-        with self.program.lock:
-            last_part = i + 1 >= len(self.program.sections) and self.program.complete
-        if last_part:
-            self._interject("This is the last part.")
-            return
-        with self.program.lock:
-            upcoming = self.program.sections[i + 1] if i + 1 < len(self.program.sections) else None
-            last = self.program.complete and i + 2 == len(self.program.sections)
-        if upcoming is None:  # not synthesized yet: wait for it
-            self._confirm_then_play("Next.", self.program.end)
-            return
-        text = "Skipping to the end." if last else f"Next: {upcoming.title}."
-        self._confirm_then_play(text, _grid(upcoming.start))
-
-    def _previous(self) -> None:
-        self._follow()
-        here = self._here()
-        if here is None:
-            return
-        i, section = here
-        if _ms(self.position) - section.start < BACK_WINDOW_MS and i > 1:
-            with self.program.lock:
-                section = self.program.sections[i - 1]
-            text = f"Back to: {section.title}."
-        else:
-            text = f"Again: {section.title}."
-        self._confirm_then_play(text, _grid(section.start))
-
-    def _more(self) -> None:
-        self._follow()
-        here = self._here()
-        ms = _ms(self.position)
-        hold = here and next(
-            (e for e in here[1].events if e.kind == "hold" and e.start <= ms < e.end), None
-        )
-        if not here or not hold or self.state != "playing":
-            self._interject("Not in a hold.")
-            return
-        index, section = here
-        at = ms + SAFE_MS
-        sounding = [e for e in section.events if e.kind in ("speech", "chime")]
-        while busy := [e for e in sounding if e.start < at < e.end]:
-            at = max(e.end for e in busy)
-        if at >= hold.end:
-            self._interject("Too late to add time to this hold.")
-            return
-        self.program.insert_silence(index, at, hold, EXTRA_MS)
-        self._open_gap(at)
-        self._interject("Ten more seconds.")
+        for hook in self.on_control:
+            hook(control, source)
+        controls.act(self, control, source)
 
     def _open_gap(self, at_ms: int) -> None:
         """Open the silence in the playing buffer itself, ahead of the play position, so the
@@ -433,6 +343,8 @@ class Player:
     ) -> None:
         try:
             while self.tick():
+                if self.quiet is not None:
+                    publish(self, self.quiet)
                 if show is not None:
                     show(self.status())
                 if self.state == "playing" and self._main is None:
@@ -440,16 +352,11 @@ class Player:
                     continue
                 if read_key is None:
                     self.clock.sleep(poll)
-                elif (key := read_key(poll)) is not None:
-                    self.press(key)
+                elif (key := read_key(poll)) is not None and key in controls.KEYS:
+                    self.controls.put(controls.KEYS[key], "key")
+                for control, source in self.controls.take():
+                    self.act(control, source)
         finally:
+            if self.quiet is not None:
+                self.quiet.close()
             self.close()
-
-    def _quit(self) -> None:
-        """Stop, and say how to come out of the posture of the part being played: getting up
-        off the floor is not getting up from a chair."""
-        self._halt()
-        self._then_quit = True
-        here = self._here()
-        posture = here[1].posture if here is not None else None
-        self._confirm_then_play(phrases.stopping(posture), self.position)

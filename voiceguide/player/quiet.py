@@ -1,0 +1,70 @@
+"""When the player will be silent: what listening needs to hear the room, never the guide.
+
+The player knows exactly when it makes sound: the routine's cues and chimes lie at known
+offsets, and a confirmation's length is known when it starts. Each tick it tells a `Quiet`
+(the listener's gate) the next window of silence in clock time; the bed is not sound here,
+so a routine with a bed still has windows to listen in.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol
+
+from ..program import sample_ms
+
+if TYPE_CHECKING:
+    from .playing import Player
+
+
+class Quiet(Protocol):
+    def window(self, start: float, until: float) -> None:
+        """The player is silent from clock time `start` to `until` (inf: no sound planned)."""
+        ...
+
+    def close(self) -> None:
+        """The session is over."""
+        ...
+
+
+def publish(player: Player, quiet: Quiet) -> None:
+    """Tell `quiet` the player's current or next window of silence."""
+    now = player.clock.now()
+    start = player._voice_ends if player.voice_sounding() else now
+    if player.state in ("paused", "safety", "done"):
+        quiet.window(start, math.inf)
+        return
+    if player.state == "confirming" or player._main is None:
+        quiet.window(start, start)  # the routine is about to play on from somewhere
+        return
+    ms = sample_ms(player.position)
+    sounding_until, next_start = _around(player, ms)
+    if sounding_until > ms:
+        start = max(start, now + (sounding_until - ms) / 1000)
+    until = now + (next_start - ms) / 1000 if next_start is not None else math.inf
+    quiet.window(start, until)
+
+
+def _around(player: Player, ms: int) -> tuple[int, int | None]:
+    """Where the sound under `ms` ends (`ms` in silence), sounds that follow on without a
+    gap included; and where the next sound starts (the end of what is ready when nothing
+    further is known yet). Events lie in time order within a section."""
+    program = player.program
+    end = ms
+    next_start: int | None = None
+    with program.lock:
+        for section in program.sections:
+            if section.end < ms - 60_000:
+                continue
+            for e in section.events:
+                if e.kind not in ("speech", "chime"):
+                    continue
+                if e.start <= end < e.end:  # sounding now, or following on from it
+                    end = e.end
+                elif e.start > ms and (next_start is None or e.start < next_start):
+                    next_start = e.start
+        ready_end = program.sections[-1].end if program.sections else ms
+        complete = program.complete
+    if next_start is None and not complete:
+        next_start = ready_end
+    return end, next_start
