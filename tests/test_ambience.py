@@ -184,7 +184,7 @@ def test_play_and_export_give_the_same_mix(tmp_path: Path) -> None:
 
 def test_a_routine_names_its_bed_and_the_command_line_wins(run, routine_file, tmp_path) -> None:
     path = routine_file('title = "T"\nambience = "drone"\n[[technique]]\nuse = "self-hug"\n')
-    routine = api.language.load_routine(str(path))
+    routine = api.catalog.load_routine(str(path))
     assert routine.ambience == "drone"
     chosen = api.bed(routine)
     assert chosen is not None and chosen.name == "drone"
@@ -281,8 +281,8 @@ def test_the_ambience_level_comes_from_the_command_line_the_routine_or_the_confi
     text = 'title = "T"\nambience = "drone"\n[[technique]]\nuse = "self-hug"\n'
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text("ambience_level = -25\n")
-    plain = api.language.load_routine(str(routine_file(text)))
-    own = api.language.load_routine(
+    plain = api.catalog.load_routine(str(routine_file(text)))
+    own = api.catalog.load_routine(
         str(routine_file(text.replace('"drone"\n', '"drone"\nambience_level = -20\n'), "own.toml"))
     )
     assert own.ambience_level == -20.0

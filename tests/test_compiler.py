@@ -4,6 +4,7 @@ from collections.abc import Callable
 import pytest
 
 from voiceguide import phrases, sounds
+from voiceguide.catalog import builtin_routines, load_routine, read_routine
 from voiceguide.compiler import (
     MAX_ROUTINE_MS,
     compile_routine,
@@ -13,7 +14,6 @@ from voiceguide.compiler import (
     words,
 )
 from voiceguide.errors import RoutineError
-from voiceguide.language import builtin_routines, load_routine, read_routine
 from voiceguide.timeline import Event, Timeline
 
 from .conftest import ROUTINES

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from voiceguide import history, phrases
+from voiceguide.catalog import builtin_techniques, load_routine
 from voiceguide.compiler import compile_routine
 from voiceguide.config import config_path
-from voiceguide.language import builtin_techniques, load_routine
 from voiceguide.timeline import Section
 
 from .test_history import BASE, SHORT, Device, play, rows

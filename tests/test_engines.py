@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceguide import api, language
+from voiceguide import api, catalog
 from voiceguide.cache import CachedSynthesizer, ClipCache
 from voiceguide.clip import SAMPLE_RATE, Clip
 from voiceguide.compiler import cue_texts
@@ -41,7 +41,7 @@ INSTALLED = tuple(e for e in ("natural", "espeak", "system") if unavailable(e) i
 
 @pytest.fixture(scope="module")
 def upper_back() -> list[str]:
-    return list(dict.fromkeys(cue_texts(language.load_routine("upper-back"))))
+    return list(dict.fromkeys(cue_texts(catalog.load_routine("upper-back"))))
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +254,7 @@ def test_engine_is_chosen_from_the_command_line_routine_and_config(
     config.parent.mkdir(parents=True)
     config.write_text('engine = "system"\n')
     path = routine_file('title = "T"\nengine = "espeak"\n[[technique]]\nuse = "self-hug"\n')
-    with_key, without = language.load_routine(str(path)), language.load_routine("desk-break")
+    with_key, without = catalog.load_routine(str(path)), catalog.load_routine("desk-break")
     assert api.settings_for(with_key, api.Options(engine="natural")).engine == "natural"
     assert api.settings_for(with_key).engine == "espeak"
     assert api.settings_for(without).engine == "system"

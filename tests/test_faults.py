@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from voiceguide.cache import _decode
+from voiceguide.catalog import read_routine
 from voiceguide.clip import SAMPLE_RATE
 from voiceguide.compiler import cue_texts
-from voiceguide.language import read_routine
 from voiceguide.timeline import ms_to_samples
 
 from .conftest import ROUTINES, decode

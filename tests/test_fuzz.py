@@ -30,20 +30,11 @@ from hypothesis import HealthCheck, currently_in_test_context, event, example, g
 from hypothesis import strategies as st
 
 from voiceguide import api, sounds
+from voiceguide.catalog import builtin_routines, builtin_techniques, read_routine
 from voiceguide.compiler import MAX_ROUTINE_MS, compile_routine, cue_texts
 from voiceguide.errors import RoutineError
 from voiceguide.estimate import estimate_ms
-from voiceguide.language import (
-    MAX_FILE_BYTES,
-    MAX_STEP_RUNS,
-    Breathe,
-    Hold,
-    Rest,
-    builtin_routines,
-    builtin_techniques,
-    read_routine,
-    sayable,
-)
+from voiceguide.language import MAX_FILE_BYTES, MAX_STEP_RUNS, Breathe, Hold, Rest, sayable
 
 from .conftest import ROUTINES, exit_status
 

@@ -21,10 +21,10 @@ import pytest
 
 from voiceguide import api, history, terminal
 from voiceguide import sink as sinks
+from voiceguide.catalog import load_routine
 from voiceguide.clip import SAMPLE_RATE
 from voiceguide.compiler import compile_routine
 from voiceguide.errors import UsageError
-from voiceguide.language import load_routine
 from voiceguide.sink import FakeClock, FakeSink
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.timeline import ms_to_samples

@@ -2,18 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from voiceguide.catalog import builtin_routines, builtin_techniques, load_routine, read_routine
 from voiceguide.errors import RoutineError, UsageError
-from voiceguide.language import (
-    Breathe,
-    Chime,
-    Hold,
-    Rest,
-    Say,
-    builtin_routines,
-    builtin_techniques,
-    load_routine,
-    read_routine,
-)
+from voiceguide.language import Breathe, Chime, Hold, Rest, Say
 
 from .conftest import ROUTINES
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from voiceguide import api
+from voiceguide.catalog import load_routine
 from voiceguide.compiler import compile_routine, paced
 from voiceguide.config import config_path
-from voiceguide.language import load_routine
 from voiceguide.timeline import Timeline
 
 from .conftest import ROUTINES

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from voiceguide import sounds
+from voiceguide.catalog import load_routine
 from voiceguide.clip import SAMPLE_RATE, Clip
 from voiceguide.compiler import compile_routine, cue_texts
 from voiceguide.config import Settings
-from voiceguide.language import load_routine
 from voiceguide.loudness import REFERENCE_LUFS, SPEECH_PEAK_DBTP, TARGET_LUFS, level, measure
 from voiceguide.render import DESIGN_LUFS, Mix, Renderer, gain, limit, speech
 from voiceguide.render import render as render_mix

@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 
 from voiceguide import api
+from voiceguide.catalog import builtin_techniques, load_routine
 from voiceguide.clip import SAMPLE_RATE, Clip, read_wav
 from voiceguide.compiler import cue_texts
-from voiceguide.language import Breathe, Hold, builtin_techniques, load_routine
+from voiceguide.language import Breathe, Hold
 from voiceguide.render import Mix, render
 from voiceguide.speech import unavailable
 from voiceguide.timeline import Event, Timeline, ms_to_samples

@@ -16,7 +16,7 @@ from .errors import Problem, RoutineError, UsageError
 from .names import valid
 
 if TYPE_CHECKING:
-    from .language import Routine, Technique
+    from .language import Routine, Technique, Techniques
 
 LIBRARY = Path(__file__).parent / "library"
 
@@ -112,11 +112,23 @@ def _looks_like_path(spec: str) -> bool:
     return spec.endswith(".toml") or "/" in spec or Path(spec).exists()
 
 
+def techniques() -> Techniques:
+    """What a routine's `use` may name: the built-ins, then the user's own."""
+    from .language import Techniques
+
+    return Techniques(find_technique, technique_ids)
+
+
+def read_routine(path: Path) -> Routine:
+    """A routine file, its `use` of a technique found here."""
+    from . import language
+
+    return language.read_routine(path, techniques())
+
+
 def load_routine(spec: str) -> Routine:
     """A ROUTINE argument: a built-in routine's name, a technique id (built-in or the user's),
     or a path to a routine file."""
-    from .language import read_routine
-
     routines = builtin_routines()
     if spec in routines:
         return read_routine(routines[spec])

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import history
+from .catalog import load_routine
 from .config import Settings
 from .errors import AudioDeviceError, UsageError
-from .language import Routine, load_routine
+from .language import Routine
 
 
 def routine_key(spec: str | Routine, routine: Routine) -> str:

@@ -8,9 +8,9 @@ import re
 import sys
 import time
 
+from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
 from voiceguide.config import Settings
-from voiceguide.language import load_routine
 from voiceguide.speech import open_engine, unavailable
 from voiceguide.speech.rates import CALIBRATIONS
 

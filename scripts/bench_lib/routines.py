@@ -13,10 +13,11 @@ import json
 import random
 from pathlib import Path
 
+from voiceguide.catalog import read_routine, techniques
 from voiceguide.compiler import compile_routine, cue_texts, words
 from voiceguide.config import DEFAULT_RATE
 from voiceguide.estimate import estimate_ms
-from voiceguide.language import Routine, parse_routine, read_routine
+from voiceguide.language import Routine, parse_routine
 
 _MANNERS = ["Slowly", "Gently", "Carefully", "Smoothly", "Softly", "Steadily", "Easily"]
 _MOVES = [
@@ -120,7 +121,7 @@ def _toml(title: str, techniques: list[dict[str, object]]) -> str:
 
 
 def _estimated_minutes(data: dict[str, object]) -> float:
-    routine = parse_routine(data, "generated")
+    routine = parse_routine(data, "generated", techniques())
     timeline = compile_routine(routine, lambda text: estimate_ms(text, DEFAULT_RATE))
     return timeline.duration / 60_000
 

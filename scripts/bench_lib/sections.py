@@ -11,9 +11,9 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
+from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
 from voiceguide.config import DEFAULT_RATE, DEFAULT_VOICE
-from voiceguide.language import load_routine
 
 from .core import PYTHON, VOICEGUIDE, Context, Row, Run, median, run, sample, seconds
 from .routines import distinct_cues, write_routine

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from voiceguide import language
+from voiceguide import catalog
 from voiceguide.compiler import cue_texts
 from voiceguide.config import Settings
 from voiceguide.estimate import _features
@@ -28,8 +28,8 @@ CONTROLS = {
 
 def corpus() -> list[str]:
     texts: list[str] = []
-    for name in language.builtin_routines():
-        texts += cue_texts(language.load_routine(name))
+    for name in catalog.builtin_routines():
+        texts += cue_texts(catalog.load_routine(name))
     return list(dict.fromkeys(texts))
 
 

@@ -10,7 +10,7 @@ the routine and the config), `synthesis` (cues to clips, and the timeline laid o
 and `threads`.
 """
 
-from .. import language
+from .. import catalog, language
 from .exporting import export
 from .listing import Entry, builtin_routines, builtin_techniques
 from .options import Options
@@ -35,6 +35,7 @@ __all__ = [
     "bed",
     "builtin_routines",
     "builtin_techniques",
+    "catalog",
     "compile",
     "estimate",
     "export",

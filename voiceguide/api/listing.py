@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .. import language, phrases
+from .. import catalog, phrases
 from ..compiler import compile_routine
 from ..language import Routine
 from .options import Options
@@ -29,8 +29,8 @@ def builtin_routines(pace: float | None = None, detail: str | None = None) -> li
     """The built-in routines, at `pace` and `detail` (None: the routine's, the config's, or
     the default), as `show --estimate` reckons them."""
     entries = []
-    for name, path in language.builtin_routines().items():
-        routine = language.read_routine(path)
+    for name, path in catalog.builtin_routines().items():
+        routine = catalog.read_routine(path)
         settings = settings_for(routine, Options(pace=pace, detail=detail))
         timeline = compile_routine(
             routine, estimate(settings), pace=settings.pace, detail=settings.detail
@@ -43,11 +43,9 @@ def builtin_routines(pace: float | None = None, detail: str | None = None) -> li
 def builtin_techniques(pace: float | None = None, detail: str | None = None) -> list[Entry]:
     """The built-in techniques, then the user's own (from the config folder's techniques/),
     each on its own at `pace` and `detail`, as `builtin_routines`."""
-    from ..catalog import user_techniques
-
     entries = []
-    own = user_techniques()
-    for name, technique in [*language.builtin_techniques().items(), *own.items()]:
+    own = catalog.user_techniques()
+    for name, technique in [*catalog.builtin_techniques().items(), *own.items()]:
         alone = dataclasses.replace(technique, transition_ms=0)  # the technique's own length
         routine = Routine(technique.title, (alone,), transition_ms=0)
         settings = settings_for(routine, Options(pace=pace, detail=detail))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import language
+from .. import catalog
 from ..compiler import SpeechMs
 from ..config import Settings, resolve_settings
 from ..language import Routine
@@ -25,7 +25,7 @@ _log = logging.getLogger("voiceguide.api")
 
 def load(routine: str | Routine) -> Routine:
     """A routine by built-in name or path (a Routine is taken as it is)."""
-    return language.load_routine(routine) if isinstance(routine, str) else routine
+    return catalog.load_routine(routine) if isinstance(routine, str) else routine
 
 
 def settings_for(routine: Routine, options: Options = DEFAULT) -> Settings:

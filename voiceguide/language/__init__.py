@@ -6,10 +6,10 @@ all. Files are only ever parsed as data, never executed.
 One module per idea: `definitions` (the frozen steps, techniques and routines), `values` (one
 value checked), `keys` (the table of keys), `reader` (a file's problems collected), `steps`
 (steps and techniques read, and `use`) and `files` (TOML files, techniques and routines read).
-The catalog's built-ins and `load_routine` are here too, for those who read routines.
+Where techniques and routines are kept is the catalog's business (catalog.py, the layer above),
+which hands `read_routine` its `Techniques`; this package imports nothing above it.
 """
 
-from ..catalog import builtin_routines, builtin_techniques, load_routine
 from .definitions import (
     DEFAULT_TRANSITION_MS,
     POSTURES,
@@ -23,6 +23,7 @@ from .definitions import (
     Say,
     Step,
     Technique,
+    Techniques,
 )
 from .files import MAX_FILE_BYTES, MAX_STEP_RUNS, parse_routine, read_routine, read_technique
 from .keys import ROUTINE_KEYS, STEP_KINDS, TECHNIQUE_KEYS, USE_KEYS
@@ -61,9 +62,7 @@ __all__ = [
     "Say",
     "Step",
     "Technique",
-    "builtin_routines",
-    "builtin_techniques",
-    "load_routine",
+    "Techniques",
     "parse_routine",
     "read_routine",
     "read_technique",

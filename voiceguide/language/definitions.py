@@ -6,6 +6,7 @@ compiler, the phrases and the linter are given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -91,3 +92,14 @@ class Routine:
     transition_ms: int = DEFAULT_TRANSITION_MS
     path: Path | None = None
     """The routine file, which an export must never write over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Techniques:
+    """The techniques a routine's `use` may name, handed down by whoever keeps them (the
+    catalog): the language reads files without knowing where techniques live."""
+
+    find: Callable[[str], Technique | None]
+    """The technique with this id, or None."""
+    ids: Callable[[], list[str]]
+    """Every id, for the message that answers an unknown one."""

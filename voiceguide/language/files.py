@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, RoutineError
-from .definitions import DEFAULT_TRANSITION_MS, Routine, Technique
+from .definitions import DEFAULT_TRANSITION_MS, Routine, Technique, Techniques
 from .keys import ROUTINE_KEYS
 from .reader import _Reader
 from .steps import _technique, _use
@@ -79,10 +79,13 @@ def read_technique(
     return technique
 
 
-def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -> Routine:
+def parse_routine(
+    data: dict[str, Any], name: str, known: Techniques, folder: Path | None = None
+) -> Routine:
     """Check a parsed routine table and build the Routine; raises with every problem found.
-    `folder` is where the routine's own sound files may be."""
-    reader = _Reader(name, folder)
+    `known`: what `use` may name (the catalog's); `folder`: where the routine's own
+    sound files may be."""
+    reader = _Reader(name, folder, known)
     values = reader.fields(data, ROUTINE_KEYS, "", "a routine") or {}
     raw_techniques = data.get("technique")
     techniques: list[Technique] = []
@@ -128,6 +131,7 @@ def parse_routine(data: dict[str, Any], name: str, folder: Path | None = None) -
     )
 
 
-def read_routine(path: Path) -> Routine:
-    routine = parse_routine(_read_toml(path, path.name), path.name, path.parent)
+def read_routine(path: Path, known: Techniques) -> Routine:
+    """A routine file; `use` finds its techniques in `known` (the catalog's)."""
+    routine = parse_routine(_read_toml(path, path.name), path.name, known, path.parent)
     return replace(routine, path=path)

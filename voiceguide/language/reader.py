@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..names import did_you_mean
+from .definitions import Techniques
 from .values import _Bad, _found, _shown
 
 
@@ -21,6 +22,8 @@ class _Reader:
     file: str
     folder: Path | None = None
     """The routine file's folder: the only place its own sound files may come from."""
+    techniques: Techniques | None = None
+    """Where `use` finds a technique by id (None: a technique file, which cannot `use`)."""
     problems: list[Problem] = field(default_factory=list)
 
     def sound_file(self, name: str, place: str, key: str = "chime") -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .. import catalog
 from ..names import valid
 from .definitions import Breathe, Chime, Hold, Rest, Say, Step, Technique
 from .keys import STEP_KINDS, TECHNIQUE_KEYS, USE_KEYS
@@ -116,12 +115,14 @@ def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
     values = reader.fields(raw, USE_KEYS, place, "a technique with 'use'")
     if values is None:
         return None
-    base = catalog.find_technique(values["use"])
+    known = reader.techniques
+    base = known.find(values["use"]) if known is not None else None
     if base is None:
+        ids = known.ids() if known is not None else []
         reader.problem(
             f"{place}, use",
             f"no technique {_shown(values['use'])}"
-            + valid(values["use"], catalog.technique_ids(), "techniques", "voiceguide list"),
+            + valid(values["use"], ids, "techniques", "voiceguide list"),
         )
         return None
     technique = base
