@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem, RoutineError
+from .errors import Problem, RoutineError, UsageError
 
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
@@ -65,51 +66,80 @@ class Settings:
 
 DETAILS = ("full", "brief")
 """How much the guide says: everything, or for someone who knows the routine."""
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The numbers a setting may be, and how to say so. The one check a number goes through
+    wherever it comes from: the command line, the config file, a routine, the history."""
+
+    low: float
+    high: float
+    expected: str
+    """"must be ...": what a message says it must be."""
+    whole: bool = False
+    open_low: bool = False
+    """`low` itself is not allowed (a volume of 0 would be silence)."""
+
+    def holds(self, value: object) -> bool:
+        """A finite number (not a boolean, NaN or an infinity; a whole one if `whole`) in range."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if isinstance(value, float) and (self.whole or not math.isfinite(value)):
+            return False
+        return self.low <= value <= self.high and not (self.open_low and value == self.low)
+
+
 PACE_EXPECTED = f"must be a number from {PACE_MIN} to {PACE_MAX} (1 is as written)"
-
-
-def _number(value: object, low: float, high: float, *, whole: bool = False) -> bool:
-    """A number from a file (not a boolean; a whole one if `whole`) from `low` to `high`."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return (isinstance(value, int) or not whole) and low <= value <= high
-
-
-def valid_pace(value: object) -> bool:
-    """A pace from a file: a number (not a boolean) from 0.5 to 2.0."""
-    return _number(value, PACE_MIN, PACE_MAX)
-
-
 AMBIENCE_LEVEL_EXPECTED = (
     f"must be a level in LU against the voice from {AMBIENCE_LEVEL_RANGE[0]:g} to "
     f"{AMBIENCE_LEVEL_RANGE[1]:g}"
 )
+RANGES: dict[str, Range] = {
+    "rate": Range(
+        RATE_MIN, RATE_MAX, f"must be words per minute from {RATE_MIN} to {RATE_MAX}", whole=True
+    ),
+    "volume": Range(0, 1, "must be a number in (0, 1]", open_low=True),
+    "pace": Range(PACE_MIN, PACE_MAX, PACE_EXPECTED),
+    "loudness": Range(
+        *LUFS_RANGE, f"must be a loudness in LUFS from {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}"
+    ),
+    "ambience_level": Range(*AMBIENCE_LEVEL_RANGE, AMBIENCE_LEVEL_EXPECTED),
+}
+"""Every numeric setting's range, by its config key."""
+
+
+def valid_pace(value: object) -> bool:
+    """A pace: a finite number from 0.5 to 2.0."""
+    return RANGES["pace"].holds(value)
 
 
 def valid_ambience_level(value: object) -> bool:
-    """A bed's level from a file: a number (not a boolean) in AMBIENCE_LEVEL_RANGE."""
-    return _number(value, *AMBIENCE_LEVEL_RANGE)
+    """A bed's level: a finite number in AMBIENCE_LEVEL_RANGE."""
+    return RANGES["ambience_level"].holds(value)
 
 
 _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "rate": (
-        lambda v: _number(v, RATE_MIN, RATE_MAX, whole=True),
-        f"must be words per minute from {RATE_MIN} to {RATE_MAX}",
-    ),
+    **{key: (r.holds, r.expected) for key, r in RANGES.items()},
     "voice": (lambda v: isinstance(v, str), "must be text"),
-    "volume": (lambda v: _number(v, 0, 1) and v != 0, "must be a number in (0, 1]"),
     "engine": (lambda v: v in ENGINES, f"must be one of {', '.join(ENGINES)}"),
-    "pace": (valid_pace, PACE_EXPECTED),
     "detail": (lambda v: v in DETAILS, 'must be "full" or "brief"'),
-    "loudness": (
-        lambda v: _number(v, *LUFS_RANGE),
-        f"must be a loudness in LUFS from {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}",
-    ),
     "mono": (lambda v: isinstance(v, bool), "must be true or false"),
     "ambience": (lambda v: isinstance(v, str), "must be text"),
-    "ambience_level": (valid_ambience_level, AMBIENCE_LEVEL_EXPECTED),
 }
 """What each setting the config file may give must be, and how to say what it must be."""
+
+
+def check_given(**given: object) -> None:
+    """Numeric settings a caller gives (the command line, a library call; None: not given),
+    by the same ranges as the config file's: a wrong one is one line naming the setting."""
+    bad = [
+        f"{key}: {RANGES[key].expected}, got {value!r}"
+        for key, value in given.items()
+        if value is not None and not RANGES[key].holds(value)
+    ]
+    if bad:
+        raise UsageError("; ".join(bad))
 
 
 def _check(config: dict[str, object], *keys: str) -> None:
@@ -174,6 +204,7 @@ def resolve_settings(
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
+    check_given(rate=rate, pace=pace)
     config = read_config() if config is None else config
     _check(config, "rate", "voice", "volume", "engine", "pace", "detail")
     cfg_rate, cfg_voice, cfg_engine = config.get("rate"), config.get("voice"), config.get("engine")

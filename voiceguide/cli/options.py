@@ -17,14 +17,44 @@ from ..config import (
     LUFS_RANGE,
     PACE_MAX,
     PACE_MIN,
+    RANGES,
     RATE_MAX,
     RATE_MIN,
     TARGET_LUFS,
 )
 
+
+class Number(click.ParamType[float, Any]):
+    """A numeric setting on the command line, checked by the same `config.Range` as in the
+    config file and a routine: NaN and infinities ("nan", "-inf", "1e999") are refused too,
+    which click's FloatRange lets through."""
+
+    def __init__(self, key: str) -> None:
+        self.range = RANGES[key]
+        self.name = "integer" if self.range.whole else "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number: float = value
+        else:
+            try:
+                number = int(value) if self.range.whole else float(value)
+            except ValueError:
+                self.fail(f"{self.range.expected}, got {value!r}", param, ctx)
+        if not self.range.holds(number):
+            self.fail(f"{self.range.expected}, got {value}", param, ctx)
+        return number
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        low, high = self.range.low, self.range.high
+        return f"{'INTEGER' if self.range.whole else 'FLOAT'} RANGE [{low:g}<=x<={high:g}]"
+
+
 RATE = click.option(
     "--rate",
-    type=click.IntRange(RATE_MIN, RATE_MAX),
+    type=Number("rate"),
     default=None,
     help=f"Voice speed in words per minute ({RATE_MIN}-{RATE_MAX}). Default: the routine's, "
     "your config's, or 150.",
@@ -45,7 +75,7 @@ ENGINE = click.option(
 
 PACE = click.option(
     "--pace",
-    type=click.FloatRange(PACE_MIN, PACE_MAX),
+    type=Number("pace"),
     default=None,
     help=f"Scale every hold, breath, rest and transition ({PACE_MIN}-{PACE_MAX}; 2 is twice "
     "as long), never the speech. Default: the routine's, your config's, or 1.",
@@ -62,7 +92,7 @@ DETAIL = click.option(
 
 LOUDNESS = click.option(
     "--loudness",
-    type=click.FloatRange(*LUFS_RANGE),
+    type=Number("loudness"),
     default=None,
     help=f"Integrated loudness in LUFS ({LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}; default "
     f"{TARGET_LUFS:g}, where phones expect speech), true peak at most -1 dBTP. Default: your "
@@ -78,7 +108,7 @@ AMBIENCE = click.option(
 )
 AMBIENCE_LEVEL_OPTION = click.option(
     "--ambience-level",
-    type=click.FloatRange(*AMBIENCE_LEVEL_RANGE),
+    type=Number("ambience_level"),
     default=None,
     metavar="LU",
     help=f"How loud the bed is against the voice in the quiet between cues, in LU "
