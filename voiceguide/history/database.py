@@ -69,7 +69,9 @@ def _migrate(connection: sqlite3.Connection) -> None:
     try:
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-        version = row[0] or 0
+        version = 0 if row[0] is None else row[0]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise sqlite3.DatabaseError(f"schema version {version!r} is not a version: damaged")
         if version > len(MIGRATIONS):
             raise sqlite3.DatabaseError(
                 f"schema version {version} is newer than this voiceguide knows ({len(MIGRATIONS)})"

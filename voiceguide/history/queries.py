@@ -6,13 +6,19 @@ guidance again; and the session `--resume` continues.
 from __future__ import annotations
 
 import datetime
+import functools
+import itertools
+import logging
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import clock
 from .database import HistoryError, database_path, opened
-from .rows import _COLUMNS, Session, _session, ending
+from .rows import _COLUMNS, DamagedRow, Session, _session, ending
+
+_log = logging.getLogger("voiceguide.history")
 
 
 def _latest(
@@ -22,11 +28,23 @@ def _latest(
     limit: int | None = None,
 ) -> list[Session]:
     """Sessions, the most recent first: all of them or those `where` picks, at most `limit`
-    (None or 0: no limit)."""
+    (None or 0: no limit). A damaged row is skipped, with one warning."""
     query = f"SELECT {_COLUMNS} FROM sessions {where} ORDER BY started DESC, id DESC"
-    if limit:
-        query, args = query + " LIMIT ?", (*args, limit)
-    return [_session(row) for row in connection.execute(query, args)]
+    return list(itertools.islice(_valid(connection.execute(query, args)), limit or None))
+
+
+def _valid(rows: Iterator[tuple[object, ...]]) -> Iterator[Session]:
+    for row in rows:
+        try:
+            yield _session(row)
+        except DamagedRow as exc:
+            _skipped(str(row[0]), str(exc))
+
+
+@functools.cache
+def _skipped(row: str, why: str) -> None:
+    """Each damaged row once per run, however often the history is read."""
+    _log.warning(f"history: {database_path()}: session {row} skipped, damaged: {why}")
 
 
 def sessions(connection: sqlite3.Connection, limit: int | None = None) -> list[Session]:
@@ -69,7 +87,7 @@ class Summary:
         for s in self.recent:
             title = s.title if len(s.title) <= 28 else s.title[:27] + "…"
             lines.append(
-                f"{s.started.astimezone():%Y-%m-%d %H:%M}  {title:<28}  "
+                f"{clock.local(s.started):%Y-%m-%d %H:%M}  {title:<28}  "
                 f"{s.minutes:>7.1f}  {ending(s)}"
             )
         days = "day" if self.streak_days == 1 else "days"
@@ -95,8 +113,8 @@ def summary(limit: int, today: datetime.date | None = None, path: Path | None = 
         return Summary((), 0, 0.0, 0)
     with opened(path) as connection:
         every = sessions(connection)
-    today = today or clock.now().astimezone().date()
-    days = {s.started.astimezone().date() for s in every}
+    today = today or clock.local(clock.now()).date()
+    days = {clock.local(s.started).date() for s in every}
     return Summary(
         tuple(every[:limit]), len(every), sum(s.minutes for s in every), streak(days, today)
     )
@@ -115,15 +133,12 @@ def needs_full(routine: str, path: Path | None = None) -> bool:
         return True
     try:
         with opened(path) as connection:
-            row = connection.execute(
-                "SELECT max(started) FROM sessions WHERE routine = ? AND technique >= 1",
-                (routine,),
-            ).fetchone()
+            played = _latest(connection, "WHERE routine = ? AND technique >= 1", (routine,))
     except HistoryError:
         return True
-    if row is None or row[0] is None:
+    if not played:
         return True
-    last = datetime.datetime.fromisoformat(str(row[0]))
+    last = max(s.started for s in played)
     return clock.now() - last > datetime.timedelta(days=LONG_BREAK_DAYS)
 
 
