@@ -204,7 +204,6 @@ def resolve_settings(
     config: dict[str, object] | None = None,
 ) -> Settings:
     """Command line beats the routine file, which beats the user's config, which beats defaults."""
-    check_given(rate=rate, pace=pace)
     config = read_config() if config is None else config
     _check(config, "rate", "voice", "volume", "engine", "pace", "detail")
     cfg_rate, cfg_voice, cfg_engine = config.get("rate"), config.get("voice"), config.get("engine")

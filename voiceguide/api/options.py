@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import check_given
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
@@ -31,6 +33,16 @@ class Options:
     """play: listen for voice commands."""
     mic: str | None = None
     """play --listen: the input device, by name or index."""
+
+    def __post_init__(self) -> None:
+        """The numbers by the config file's ranges (NaN and infinities refused): one line
+        naming the setting, from a library call as from the command line."""
+        check_given(
+            rate=self.rate,
+            pace=self.pace,
+            loudness=self.loudness,
+            ambience_level=self.ambience_level,
+        )
 
 
 DEFAULT = Options()

@@ -83,10 +83,9 @@ def mix_for(routine: Routine, options: Options = DEFAULT) -> Mix:
     the config, else -16 LUFS in stereo; the bed as `bed` finds it, at `ambience_level` from
     the command line, else the routine's, else the config's, else -18 LU against the voice;
     `pan = false` in the routine keeps every cue centred."""
-    from ..config import AMBIENCE_LEVEL, TARGET_LUFS, check_given, sound_config
+    from ..config import AMBIENCE_LEVEL, TARGET_LUFS, sound_config
     from ..render import Mix
 
-    check_given(loudness=loudness, ambience_level=ambience_level)
     config = sound_config()
     loudness, mono = options.loudness, options.mono
     levels = (options.ambience_level, routine.ambience_level, config.ambience_level, AMBIENCE_LEVEL)
