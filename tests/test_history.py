@@ -434,3 +434,112 @@ def test_streak_counts_days_in_a_row_up_to_today_or_yesterday() -> None:
 def test_no_history_yet(run) -> None:
     assert run("history").out == "No sessions yet: voiceguide play starts one.\n"
     assert json.loads(run("history", "--json").out)["count"] == 0
+
+
+def insert(**values: object) -> None:
+    """A row as a session (or a damaged file) might have left it; the schema made first."""
+    with history.opened():
+        pass
+    row: dict[str, object] = {
+        "routine": "upper-back",
+        "title": "Upper-back release",
+        "routine_hash": "0" * 16,
+        "started": BASE.isoformat(),
+        "ended": (BASE + datetime.timedelta(minutes=5)).isoformat(),
+        "technique": 2,
+        "technique_title": "Second",
+        "techniques": 3,
+        "outcome": "quit",
+        **values,
+    }
+    with sqlite3.connect(history.database_path()) as connection:
+        names, marks = ", ".join(row), ", ".join("?" for _ in row)
+        connection.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})", tuple(row.values()))
+
+
+DAMAGED = [
+    ("started", "garbage"),
+    ("started", "2026-03-01T09:10:00"),  # no time zone
+    ("started", "2026-13-01T09:10:00+00:00"),
+    ("started", b"\x00\x01"),
+    ("ended", ""),
+    ("ended", "2026-02-01T09:00:00+00:00"),  # before it started
+    ("technique", "two"),
+    ("technique", 99),
+    ("technique", 2.5),
+    ("techniques", 0),
+    ("rate", -3),
+    ("rate", "fast"),
+    ("rate", 100_000),
+    ("pace", 100.0),
+    ("pace", -1),
+    ("pace", float("inf")),
+    ("pace", "nan"),
+    ("engine", "loud"),
+    ("detail", "terse"),
+    ("voice", "en\x07us"),
+    ("title", ""),
+    ("routine", b"blob"),
+    ("outcome", "exploded"),
+    ("id", -5),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), DAMAGED)
+def test_a_damaged_row_is_skipped_with_one_warning(
+    run, device: Device, three: str, column: str, value: object
+) -> None:
+    """Every value read back is checked like input: `history`, `play` (its detail from the
+    history) and `--resume` skip the damaged row, with one warning, and go on."""
+    insert(routine=str(Path(three).resolve()), title="Three parts")  # an older, sound session
+    newer = (BASE + datetime.timedelta(hours=1)).isoformat()
+    damaged = {"routine": str(Path(three).resolve()), "started": newer, "ended": newer}
+    insert(**{**damaged, column: value})
+    shown = run("history")
+    assert shown.status == 0, shown.err
+    (warning,) = shown.err.splitlines()
+    assert warning.startswith("warning: history: ") and "skipped, damaged: " in warning, warning
+    assert f"damaged: {column}: " in warning or column == "id" or "ended:" in warning
+    assert "total: 5.0 minutes in 1 session(s)" in shown.out
+    assert json.loads(run("history", "--json").out)["count"] == 1
+    (config_dir := Path(os.environ["XDG_CONFIG_HOME"]) / "voiceguide").mkdir(parents=True)
+    (config_dir / "config.toml").write_text('detail = "brief"\n')
+    resumed = run("play", "--resume", "--yes")
+    assert resumed.status == 0, resumed.err
+    assert "Traceback" not in resumed.err
+    assert resumed.err.count("warning:") <= 1, resumed.err
+    last = rows()[-1]
+    assert (last["first_technique"], last["outcome"]) == (2, "finished"), "the sound row resumed"
+    assert (last["rate"], last["pace"]) == (150, 1.0), "the defaults, not a damaged row's"
+
+
+@pytest.mark.parametrize("version", ["'two'", "x'0001'", "1.5", "-1", "''"])
+def test_a_schema_version_that_is_not_a_number_never_stops_a_session(
+    run, device: Device, version: str
+) -> None:
+    with history.opened() as connection:
+        connection.execute("DELETE FROM schema_version")
+        connection.execute(f"INSERT INTO schema_version VALUES ({version})")
+    result = play(run, SHORT)
+    assert "not a version: damaged" in one_warning(result)
+    ends(result, device, SHORT)
+    shown = run("history")
+    assert shown.status == 1 and shown.err.startswith("error: ") and "Traceback" not in shown.err
+
+
+@pytest.mark.parametrize("zone", ["UTC+24", "UTC-24", "<+99>-99", "Nowhere/Atlantis"])
+def test_history_in_any_time_zone_never_raises(zone: str) -> None:
+    """A whole day's offset is past what Python's datetime holds: the C library's wall clock."""
+    insert()
+    insert(started="0001-01-01T00:00:00+00:00", ended="0001-01-01T00:05:00+00:00")
+    for args in (["history"], ["history", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "voiceguide", *args],
+            env={**os.environ, "TZ": zone},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "in 2 session(s)" in done.stdout or '"count": 2' in done.stdout
