@@ -151,7 +151,7 @@ def test_unknown_routine_and_bad_options_are_usage_errors(run) -> None:
     assert result.status == 2
     assert "no routine or technique 'uper-back' (did you mean 'upper-back'?)" in result.err
     result = run("show", "upper-back", "--rate", "500", "--estimate")
-    assert result.status == 2 and "500 is not in the range 60<=x<=400" in result.err
+    assert result.status == 2 and "must be words per minute from 60 to 400, got 500" in result.err
     assert "Traceback" not in result.err
 
 

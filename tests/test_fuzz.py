@@ -712,3 +712,84 @@ def test_three_hour_limit_at_and_past_its_edge(run, routine_file) -> None:
         "error: routine.toml: a routine must compile to at most 3 hours, "
         "this one runs to at least 180 minutes\n"
     )
+
+
+# --- NaN and infinities, wherever a number goes -----------------------------------------------
+
+NOT_FINITE = st.sampled_from(
+    ["nan", "NaN", "-nan", "+nan", "NAN", "inf", "-inf", "+inf", "Infinity", "-infinity",
+     "1e999", "-1e999", "1e308000", " nan", "nan "]
+)  # fmt: skip
+"""How a command line can spell a number that is not finite: Python's float() reads them all."""
+TOML_NOT_FINITE = st.sampled_from(["nan", "+nan", "-nan", "inf", "+inf", "-inf", "1e999"])
+"""TOML's own literals for them (1e999 is an infinity once read)."""
+OPTIONS = {
+    "--pace": ["show", "list", "check", "export"],
+    "--rate": ["show", "check", "export"],
+    "--loudness": ["export"],
+    "--ambience-level": ["export"],
+}
+
+
+@budget(0.05)
+@given(option=st.sampled_from(sorted(OPTIONS)), command=st.integers(0, 3), spelling=NOT_FINITE)
+def test_a_number_that_is_not_finite_is_refused_on_the_command_line(
+    folder: Path, option: str, command: int, spelling: str
+) -> None:
+    """Refused before any work, in one line naming the option: never a silent export."""
+    RAN["not finite, command line"] += 1
+    name = OPTIONS[option][command % len(OPTIONS[option])]
+    audio = folder / "never.wav"
+    args = {"show": ["upper-back", "--estimate"], "list": [], "check": ["upper-back"]}
+    status, out, err = cli(
+        name, *args.get(name, ["upper-back", "-o", str(audio)]), option, spelling
+    )
+    assert status == 2 and out == "", (status, out, err)
+    assert f"Invalid value for '{option}': must be " in err and "Traceback" not in err, err
+    assert not audio.exists()
+
+
+CONFIG_NUMBERS = ["rate", "pace", "volume", "loudness", "ambience_level", "cache_limit_mb"]
+
+
+@budget(0.05)
+@given(key=st.sampled_from(CONFIG_NUMBERS), literal=TOML_NOT_FINITE)
+def test_a_number_that_is_not_finite_is_refused_in_the_config(key: str, literal: str) -> None:
+    RAN["not finite, config"] += 1
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "voiceguide" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"{key} = {literal}\n", encoding="utf-8")
+    try:
+        command = ["cache", "info"] if key == "cache_limit_mb" else ["export", "upper-back"]
+        audio = config.parent / "never.wav"
+        args = [] if key == "cache_limit_mb" else ["-o", str(audio)]
+        status, out, err = cli(*command, *args)
+    finally:
+        config.unlink()
+    assert status == 2, (status, out, err)
+    assert err.startswith(f"error: {config}: {key}: must be "), err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert not audio.exists()
+
+
+ROUTINE_NUMBERS = {
+    "pace": "pace = {}\n" + USE,
+    "ambience_level": "ambience_level = {}\n" + USE,
+    "rate": "rate = {}\n" + USE,
+    "transition": "transition = {}\n" + USE,
+    "hold override": USE + "hold = {}\n",
+    "reps": USE + "reps = {}\n",
+    "hold": '[[technique]]\ntitle = "x"\nsteps = [{{ hold = {} }}]\n',
+    "rest": '[[technique]]\ntitle = "x"\nsteps = [{{ rest = {} }}]\n',
+    "breathe": '[[technique]]\ntitle = "x"\nsteps = [{{ breathe = "in", seconds = {} }}]\n',
+}
+
+
+@budget(0.05)
+@given(where=st.sampled_from(sorted(ROUTINE_NUMBERS)), literal=TOML_NOT_FINITE)
+def test_a_number_that_is_not_finite_is_refused_in_a_routine(
+    folder: Path, where: str, literal: str
+) -> None:
+    RAN["not finite, routine"] += 1
+    text = 'title = "t"\n' + ROUTINE_NUMBERS[where].format(literal)
+    assert check_and_show(folder / "routine.toml", text.encode()) == 2

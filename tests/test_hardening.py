@@ -1,0 +1,140 @@
+"""Classes of hostile input found by attacking the program on purpose, each held through the
+real CLI (or the real interpreter): numbers that are not finite, the import layers, a test
+that hangs."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from voiceguide import api
+from voiceguide.errors import UsageError
+
+REPO = Path(__file__).parent.parent
+PACKAGE = REPO / "voiceguide"
+
+
+# --- NaN and infinities ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("key", ["rate", "pace", "loudness", "ambience_level"])
+def test_a_library_call_refuses_a_number_that_is_not_finite(key: str, value: float) -> None:
+    with pytest.raises(UsageError, match=rf"^{key}: must be .*, got -?(nan|inf)$"):
+        api.Options(**{key: value})
+
+
+@pytest.mark.parametrize(
+    ("option", "spelling"),
+    [("--loudness", "nan"), ("--ambience-level", "NaN"), ("--pace", "-nan"), ("--pace", "1e999")],
+)
+def test_an_export_never_writes_a_silent_file_for_nan(
+    run, tmp_path: Path, option: str, spelling: str
+) -> None:
+    audio = tmp_path / "out.wav"
+    result = run("export", "desk-break", "-o", str(audio), option, spelling)
+    assert result.status == 2 and "Traceback" not in result.err
+    assert f"Invalid value for '{option}': must be " in result.err
+    assert not audio.exists() and result.out == ""
+
+
+@pytest.mark.parametrize("command", ["show", "list", "check"])
+def test_pace_nan_is_one_error_in_every_command(run, command: str) -> None:
+    args = [] if command == "list" else ["upper-back"]
+    result = run(command, *args, "--pace", "nan")
+    assert result.status == 2 and "Traceback" not in result.err
+    assert "'--pace': must be a number from 0.5 to 2.0 (1 is as written), got nan" in result.err
+
+
+# --- The layers -----------------------------------------------------------------------------
+
+ABOVE_LANGUAGE = {
+    "catalog",
+    "api",
+    "cli",
+    "compiler",
+    "phrases",
+    "lint",
+    "render",
+    "player",
+    "export",
+    "session",
+    "history",
+    "speech",
+    "program",
+}
+"""What stands above the routine language (README, Development): it may import none of it."""
+
+
+def imported(path: Path) -> set[str]:
+    """The voiceguide modules a file imports, anywhere in it (a function's imports too), by
+    their first name under voiceguide/."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level >= 2:  # from .. or from ..x
+            if node.module:
+                names.add(node.module.split(".")[0])
+            else:
+                names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_language_imports_nothing_above_it() -> None:
+    for path in sorted((PACKAGE / "language").glob("*.py")):
+        above = imported(path) & ABOVE_LANGUAGE
+        assert not above, f"{path.name} imports {sorted(above)}"
+
+
+def test_importing_the_language_loads_no_layer_above_it() -> None:
+    """The package's face re-exports only its own: no import circle through the catalog."""
+    code = (
+        "import json, sys, voiceguide.language\n"
+        "print(json.dumps([m for m in sys.modules if m.startswith('voiceguide.')]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = {name.split(".")[1] for name in json.loads(done.stdout)}
+    assert not loaded & ABOVE_LANGUAGE, loaded
+
+
+# --- A test that hangs --------------------------------------------------------------------
+
+
+def test_the_suite_has_a_per_test_timeout() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    options = config["tool"]["pytest"]["ini_options"]
+    assert 60 <= options["timeout"] <= 900
+    assert any(
+        dep.startswith("pytest-timeout")
+        for dep in config["project"]["optional-dependencies"]["test"]
+    )
+
+
+def test_a_hanging_test_fails_alone_and_the_run_goes_on(tmp_path: Path) -> None:
+    """pytest-timeout, as the suite's config sets it up: the hang is one failure, the test
+    after it still runs."""
+    (tmp_path / "test_hang.py").write_text(
+        "import time\n\n"
+        "def test_hangs():\n    time.sleep(600)\n\n"
+        "def test_after():\n    assert True\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "timeout=2",
+         str(tmp_path / "test_hang.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert "Timeout" in done.stdout and "1 failed, 1 passed" in done.stdout, done.stdout
