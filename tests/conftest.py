@@ -62,7 +62,7 @@ def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             played.append("run")
 
     @contextlib.contextmanager
-    def playing(routine: str, **_: object) -> Iterator[Player]:
+    def playing(routine: str, *_: object, **__: object) -> Iterator[Player]:
         played.append(routine)
         yield Player()
 
