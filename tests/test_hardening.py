@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import subprocess
 import sys
 import tomllib
@@ -138,3 +139,29 @@ def test_a_hanging_test_fails_alone_and_the_run_goes_on(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stdout
     assert "Timeout" in done.stdout and "1 failed, 1 passed" in done.stdout, done.stdout
+
+
+# --- Output that keeps its data -------------------------------------------------------------
+
+TITLE = "Café ☕ 𝄞 日本 — “ok”"
+"""Latin-1, cp1252's quotes and dash, the BMP beyond them, and an astral character."""
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "cp1252", "utf-8"])
+def test_json_is_exact_whatever_the_stream_encoding(tmp_path: Path, encoding: str) -> None:
+    routine = tmp_path / "r.toml"
+    routine.write_text(
+        f'title = "{TITLE}"\n[[technique]]\ntitle = "{TITLE}"\nsteps = [{{ say = "{TITLE}" }}]\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "voiceguide", "show", str(routine), "--json", "--estimate"],
+        env={**os.environ, "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout.decode(encoding))
+    assert data["title"] == TITLE
+    assert TITLE in [e.get("text") for e in data["events"]]

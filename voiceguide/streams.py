@@ -146,3 +146,30 @@ def _silence(stream: TextIO | None) -> None:
         os.dup2(null, fd)
     finally:
         os.close(null)
+
+
+def json_for(text: str, encoding: str) -> str:
+    """JSON text the stream's `encoding` carries exactly: each character it lacks written as
+    JSON's own escape (\\uXXXX, a surrogate pair beyond U+FFFF), where the stream would print
+    "?". Outside strings JSON is ASCII, so every such character is inside one."""
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        pass
+
+    def carried(ch: str) -> bool:
+        try:
+            ch.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return False
+        return True
+
+    def escaped(ch: str) -> str:
+        code = ord(ch)
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return "".join(ch if ch.isascii() or carried(ch) else escaped(ch) for ch in text)

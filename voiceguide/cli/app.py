@@ -44,6 +44,11 @@ def _length(ms: int) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
+def _echo_json(text: str) -> None:
+    """JSON on standard output, exact whatever its encoding (PYTHONIOENCODING=ascii)."""
+    click.echo(streams.json_for(text, sys.stdout.encoding or "utf-8"))
+
+
 def _warn(timeline: Timeline) -> None:
     for warning in timeline.warnings:
         click.echo(f"warning: {warning}", err=True)

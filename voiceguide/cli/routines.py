@@ -9,7 +9,7 @@ import click
 
 from .. import api
 from ..errors import ExitStatus, RoutineError
-from .app import _clock, _length, _warn, cli
+from .app import _clock, _echo_json, _length, _warn, cli
 from .options import DETAIL, PACE, RATE, SPOKEN_OPTIONS, run_options
 
 
@@ -89,7 +89,7 @@ def show(
         click.echo(f"wrote {chart} ({_length(timeline.duration)})")
         return
     if as_json:
-        click.echo(timeline.dumps())
+        _echo_json(timeline.dumps())
         return
     click.echo(f"{timeline.title}  ({_length(timeline.duration)})")
     for section in timeline.sections:

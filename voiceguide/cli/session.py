@@ -12,7 +12,7 @@ import click
 
 from .. import api
 from ..errors import AudioDeviceError, ExitStatus, UsageError
-from .app import _length, _progress, _warn, cli
+from .app import _echo_json, _length, _progress, _warn, cli
 from .options import run_options
 
 
@@ -182,7 +182,7 @@ def history_(as_json: bool, limit: int) -> None:
 
     summary = history.summary(limit)
     if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
         return
     click.echo("\n".join(summary.table()))
 
