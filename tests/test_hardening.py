@@ -8,6 +8,7 @@ import ast
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -165,3 +166,53 @@ def test_json_is_exact_whatever_the_stream_encoding(tmp_path: Path, encoding: st
     data = json.loads(done.stdout.decode(encoding))
     assert data["title"] == TITLE
     assert TITLE in [e.get("text") for e in data["events"]]
+
+
+# --- Answers that are true ------------------------------------------------------------------
+
+
+def read_only_run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`voiceguide ARGS` with `folder` unwritable: a read-only bind mount in a mount namespace
+    of its own when we are root (who writes anywhere), else the folder's mode."""
+    command = [sys.executable, "-m", "voiceguide", *args]
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("root without unshare: no way to make a folder unwritable")
+        script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+        command = ["unshare", "-m", "sh", "-c", script, str(folder), *command]
+    else:
+        folder.chmod(0o555)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_cache_clear_on_an_unwritable_cache_is_an_error_not_a_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voiceguide.cache import ClipCache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # not the suite's shared clips
+
+    clips = ClipCache().directory
+    clips.mkdir(parents=True, exist_ok=True)
+    for name in ("a", "b", "c"):
+        (clips / f"{name}.wav").write_bytes(b"RIFF")
+    done = read_only_run(clips, "cache", "clear")
+    if done.returncode == 0 and "removed 3" in done.stdout:
+        pytest.skip("this system cannot make a folder unwritable")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"error: cannot clear {clips}: 3 clip(s) could not be removed")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert len(list(clips.glob("*.wav"))) == 3
+    cleared = subprocess.run(
+        [sys.executable, "-m", "voiceguide", "cache", "clear"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert cleared.stdout == f"removed 3 clip(s) from {clips}\n"
+    assert list(clips.glob("*.wav")) == []

@@ -57,5 +57,10 @@ class AudioDeviceError(VoiceguideError):
     """No usable sound device for live playback."""
 
 
+class CacheError(VoiceguideError):
+    """The cache could not do what was asked of it (`cache clear` on a folder it may not
+    change); synthesis never raises it, it goes on without the cache."""
+
+
 class ExportError(VoiceguideError):
     """An export could not be written; nothing was left behind."""

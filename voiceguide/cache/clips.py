@@ -158,13 +158,33 @@ class ClipCache:
             raise
 
     def clear(self) -> int:
-        """Delete every entry, and temporary files left by killed processes; how many entries."""
-        removed = 0
+        """Delete every entry, and temporary files left by killed processes; how many entries.
+        Raises CacheError when the folder cannot be read or an entry cannot be removed: a
+        clear that left clips behind is not one."""
+        from ..errors import CacheError
+
+        try:
+            with os.scandir(self.directory) as listing:
+                next(listing, None)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise CacheError(f"cannot clear {self.directory}: {_why(exc)}") from None
+        removed, failed = 0, []
         for path, _ in self._scan():
-            with contextlib.suppress(OSError):
+            try:
                 path.unlink()
                 removed += 1
+            except FileNotFoundError:
+                pass  # another process removed it
+            except OSError as exc:
+                failed.append(exc)
         self._size = None
+        if failed:
+            raise CacheError(
+                f"cannot clear {self.directory}: {len(failed)} clip(s) could not be removed "
+                f"({_why(failed[0])}); removed {removed}"
+            )
         return removed
 
     def sweep(self) -> None:
@@ -229,3 +249,7 @@ class ClipCache:
         found = self._scan()
         size = sum(info.st_size for _, info in found)
         return Info(self.directory, size, len(found), self.limit_bytes)
+
+
+def _why(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
