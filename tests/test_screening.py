@@ -145,3 +145,50 @@ def test_screen_needs_a_terminal(run, day) -> None:
     assert result.err == (
         "error: the safety questions need a terminal; run voiceguide screen in one\n"
     )
+
+
+def test_a_yes_decides_and_the_questions_stop(run, day, terminal) -> None:
+    terminal("n\ny\n")  # a spinal infection: nothing after it is asked
+    result = run("screen")
+    assert result.status == 1
+    assert result.out.count("?") == 2, result.out
+    assert screening.QUESTIONS[2][0] not in result.out
+    assert "infected spine" in result.out and "physical therapist" in result.out
+
+
+def test_q_at_press_enter_quits_before_the_start(run, day, terminal, device) -> None:
+    terminal(NO + "q\n")
+    result = run("play", SHORT)
+    assert result.status == 0, result.err
+    assert device == [SHORT], "not played"
+    assert result.out.rstrip().endswith("Not started.")
+    assert read_config()["screened"] is True, "the answers given still count"
+
+
+def test_a_read_only_config_is_left_alone_and_screen_says_no_more(run, day, terminal) -> None:
+    """As an export refuses a read-only file, so do the answers; and nothing then promises
+    the date they would have been good until."""
+    write_config("rate = 130\n")
+    config_path().chmod(0o444)
+    terminal(NO)
+    result = run("screen")
+    assert result.status == 0
+    assert result.err == (
+        f"warning: could not save your answers ({config_path()} is read-only); they will be "
+        "asked again next time\n"
+    )
+    assert "Play asks again from" not in result.out and result.out.endswith("Thank you.\n")
+    assert config_path().read_text() == "rate = 130\n"
+    assert config_path().stat().st_mode & 0o777 == 0o444
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_crlf_line_endings_are_kept(run, day, terminal, bom: str) -> None:
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_bytes(f"{bom}# mine\r\nrate = 130\r\n[extra]\r\nx = 1\r\n".encode())
+    terminal(NO)
+    assert run("screen").status == 0
+    data = config_path().read_bytes()
+    assert data.startswith(bom.encode() + b"# mine\r\nrate = 130\r\n")
+    assert data.count(b"\n") == data.count(b"\r\n") >= 6, data
+    assert read_config()["screened_on"] == DAY and read_config()["extra"] == {"x": 1}

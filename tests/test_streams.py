@@ -281,7 +281,7 @@ def test_the_status_line_fits_a_narrow_resized_terminal_in_any_encoding(
         os.close(leader)
         if proc.poll() is None:
             proc.kill()
-    assert (status, err) == (0, "Press Enter to begin")
+    assert (status, err) == (0, "Press Enter to begin, or q to quit")
     wide_lines = re.split(r"\r\x1b\[K", wide.decode("latin-1"))[1:]
     narrow_lines = re.split(r"\r\x1b\[K", narrow.decode("latin-1"))[1:]
     assert wide_lines and narrow_lines

@@ -174,9 +174,10 @@ _BOM = "\ufeff"
 
 
 def _read(path: Path) -> str:
-    """The config file's text, "" when there is none."""
+    """The config file's text as it is on disk (line endings kept), "" when there is none."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as file:
+            return file.read()
     except (FileNotFoundError, NotADirectoryError):
         return ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -282,27 +283,35 @@ def remember(key: str, value: Value, path: Path | None = None) -> None:
 
 def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
     """Set top-level keys in the user's config file, in one write. Everything else in it stays
-    as written (comments, order, quoting, tables, keys we do not know), and the file is
-    replaced atomically, keeping its mode (`files.atomic`).
+    as written (comments, order, quoting, tables, keys we do not know, CRLF line endings),
+    and the file is replaced atomically, keeping its mode (`files.atomic`); a read-only file
+    is left alone, as an export leaves one.
 
-    Raises OSError when the file cannot be written, ValueError when it cannot be updated
-    without changing anything else (the caller warns and goes on).
+    Raises OSError when the file cannot be written, ValueError when it is read-only or
+    cannot be updated without changing anything else (the caller warns and goes on).
     """
     import json
 
     import tomlkit
 
-    from .files import atomic
+    from .files import atomic, read_only
 
     path = path or config_path()
+    if read_only(path):
+        raise ValueError(f"{path} is read-only")
     raw = _read(path)
     bom, text = (_BOM, raw[1:]) if raw.startswith(_BOM) else ("", raw)
+    crlf = "\r\n" in text
     expected = {**_parse(text, path), **values}
     try:
-        document = tomlkit.parse(text or "# voiceguide settings: rate, voice, volume\n")
+        document = tomlkit.parse(
+            text.replace("\r\n", "\n") or "# voiceguide settings: rate, voice, volume\n"
+        )
         for key, value in values.items():
             document[key] = value
         updated = tomlkit.dumps(document)
+        if crlf:  # as the file was written: an editor on Windows keeps its line endings
+            updated = updated.replace("\n", "\r\n")
         written = tomllib.loads(updated)
     except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:
         raise ValueError(f"{path} could not be updated: {exc}") from exc

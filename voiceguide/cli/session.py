@@ -126,7 +126,15 @@ def play(
                 f"{_briefing(routine, start_at)} Keys: space pause, n next, "
                 "p again, + ten more seconds, q stop."
             )
-            click.prompt("Press Enter to begin", default="", show_default=False, prompt_suffix="")
+            begin = click.prompt(
+                "Press Enter to begin, or q to quit",
+                default="",
+                show_default=False,
+                prompt_suffix="",
+            )
+            if begin.strip().lower() == "q":
+                click.echo("Not started.")
+                return
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
         player.run(read_key, terminal.status_printer())
@@ -225,13 +233,18 @@ def _screen() -> None:
     _ask_safety_questions()
 
 
-def _ask_safety_questions() -> None:
-    """Ask every question; all no: remembered with today's date; any yes: why, what to do,
-    any earlier clean answers withdrawn, and exit status 1."""
+def _ask_safety_questions() -> bool:
+    """Ask the questions until one is answered yes (that one decides); all no: remembered
+    with today's date, and whether that could be written; any yes: why, what to do, any
+    earlier clean answers withdrawn, and exit status 1."""
     from .. import screening
     from ..config import config_path, read_config, remember, remember_all
 
-    answers = {q: click.confirm(q, default=None) for q, _ in screening.QUESTIONS}
+    answers: dict[str, bool] = {}
+    for question, _ in screening.QUESTIONS:
+        answers[question] = click.confirm(question, default=None)
+        if answers[question]:
+            break
     why = screening.reasons(answers)
     if why:
         for line in why:
@@ -244,19 +257,21 @@ def _ask_safety_questions() -> None:
                 f"{config_path()} before you play",
             )
         raise SystemExit(ExitStatus.ERROR)
-    _save(
+    return _save(
         lambda: remember_all(screening.clean(screening.today())),
         "could not save your answers ({}); they will be asked again next time",
     )
 
 
-def _save(write: Callable[[], None], warning: str) -> None:
+def _save(write: Callable[[], None], warning: str) -> bool:
     """Write to the config file; if it cannot be written, one warning (its reason in {})."""
     try:
         write()
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo("warning: " + warning.replace("{}", reason, 1), err=True)
+        return False
+    return True
 
 
 @cli.command()
@@ -270,6 +285,8 @@ def screen() -> None:
 
     if not _interactive():
         raise UsageError("the safety questions need a terminal; run voiceguide screen in one")
-    _ask_safety_questions()
+    if not _ask_safety_questions():
+        click.echo("Thank you.")  # the warning said when they are asked again
+        return
     until = screening.renewal(screening.today())
     click.echo(f"Thank you. Play asks again from {until.isoformat()}, or after voiceguide screen.")
