@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import typing
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from voiceguide import sink as sinks
 from voiceguide.catalog import load_routine
 from voiceguide.clip import SAMPLE_RATE
 from voiceguide.compiler import compile_routine
-from voiceguide.errors import UsageError
+from voiceguide.errors import Terminated, UsageError
 from voiceguide.sink import FakeClock, FakeSink
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.timeline import ms_to_samples
@@ -300,7 +301,8 @@ cli.main(["play", sys.argv[1], "--yes", "--engine", "espeak"])
     [
         ("SIGKILL", -signal.SIGKILL, "playing"),
         ("SIGINT", 130, "interrupted"),
-        ("SIGTERM", 130, "interrupted"),
+        ("SIGTERM", 130, "terminated"),
+        ("SIGHUP", 130, "hung-up"),
     ],
 )
 def test_a_signal_mid_session_leaves_a_row_that_says_where(
@@ -543,3 +545,79 @@ def test_history_in_any_time_zone_never_raises(zone: str) -> None:
         )
         assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "in 2 session(s)" in done.stdout or '"count": 2' in done.stdout
+
+
+def test_each_way_of_ending_has_its_own_label() -> None:
+    labels = [history.SHOWN[outcome] for outcome in typing.get_args(history.Outcome)]
+    assert len(set(labels)) == len(labels)
+    assert history.SHOWN["terminated"] != history.SHOWN["interrupted"] == "Ctrl-C"
+
+
+class Interrupted(sqlite3.Connection):
+    """A connection whose first insert is followed at once by SIGTERM's KeyboardInterrupt:
+    the worst moment, before the journal has learned the row's id."""
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+        cursor = super().execute(sql, *args)
+        if sql.startswith("INSERT INTO sessions"):
+            raise Terminated("SIGTERM")
+        return cursor
+
+
+def test_a_signal_right_after_the_first_write_is_still_an_interruption(
+    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda *a, **k: real(*a, **{**k, "factory": Interrupted})
+    )
+    result = play(run, three)
+    assert result.status == 130, result.err
+    monkeypatch.setattr(sqlite3, "connect", real)
+    (row,) = rows()
+    assert row["outcome"] == "terminated", "not 'cut off': the row was found again"
+    assert "terminated (SIGTERM) in the opening" in run("history").out
+
+
+READER_GONE = """
+import contextlib, os, sys, time
+from pathlib import Path
+from voiceguide import cli, sink, terminal
+clock = sink.FakeClock()
+sink.SimpleaudioSink = lambda *_: sink.FakeSink(clock)
+sink.SystemClock = lambda: clock
+@contextlib.contextmanager
+def keys(stream=None):
+    def read(timeout):
+        clock.advance(timeout)
+        if clock.now() >= float(sys.argv[2]):
+            deadline = time.monotonic() + 30
+            while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)  # until the reader has gone
+    yield read
+terminal.keys = keys
+cli.main(["play", sys.argv[1], "--yes", "--engine", "espeak"])
+"""
+
+
+def test_a_reader_that_goes_is_not_a_crash(three: str, tmp_path: Path) -> None:
+    """`play | head -1`: the reader takes its line and goes; the session ends quietly (141)
+    and is kept as `output closed`."""
+    gone = tmp_path / "gone"
+    child = subprocess.Popen(
+        [sys.executable, "-c", READER_GONE, three, str(starts(three)["Second"] + 1), str(gone)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    first = child.stdout.readline()
+    child.stdout.close()
+    gone.touch()
+    err = child.stderr.read().decode()
+    child.stderr.close()
+    assert child.wait(timeout=120) == 141, err
+    assert first and err == ""
+    (row,) = rows()
+    assert row["outcome"] == "output-closed" and row["technique"] in (1, 2)

@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 
+class Terminated(KeyboardInterrupt):
+    """A signal asked the process to end (SIGTERM; SIGHUP: its terminal was closed): it
+    unwinds like Ctrl-C, and says which signal it was (the history keeps the difference)."""
+
+    def __init__(self, signal: str) -> None:
+        super().__init__(signal)
+        self.signal = signal
+
+
 class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1

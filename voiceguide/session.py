@@ -10,7 +10,7 @@ from pathlib import Path
 from . import history
 from .catalog import load_routine
 from .config import Settings
-from .errors import AudioDeviceError, UsageError
+from .errors import AudioDeviceError, Terminated, UsageError
 from .language import Routine
 
 
@@ -45,9 +45,16 @@ def recorder(
 
 
 def outcome(exc: BaseException) -> history.Outcome:
-    """How a session that raised `exc` ended."""
+    """How a session that raised `exc` ended: a signal by its name, a reader that went away
+    (`play | head -1`) as the output closed, not as a crash."""
+    from .streams import StreamError
+
     if isinstance(exc, AudioDeviceError):
         return "device-lost"
+    if isinstance(exc, StreamError) and exc.reader_gone:
+        return "output-closed"
+    if isinstance(exc, Terminated):
+        return "hung-up" if exc.signal == "SIGHUP" else "terminated"
     return "crashed" if isinstance(exc, Exception) else "interrupted"
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import api, streams
-from ..errors import ExitStatus, VoiceguideError
+from ..errors import ExitStatus, Terminated, VoiceguideError
 from ..timeline import Timeline
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class _Warnings(logging.Handler):
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM, and SIGHUP (the terminal was closed), unwind like Ctrl-C, so temporary files
     are removed and the sound stops on the way out."""
-    raise KeyboardInterrupt
+    raise Terminated(signal.Signals(signum).name)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -27,21 +27,26 @@ class Journal:
     connection: sqlite3.Connection | None = None
     row: int | None = None
 
-    @classmethod
-    def begin(cls, path: Path | None = None, **values: object) -> Journal:
-        """Open the database and write the session's row (see MIGRATIONS for the columns)."""
-        journal = cls(path or database_path())
+    def begin(self, **values: object) -> None:
+        """Open the database and write the session's row (see MIGRATIONS for the columns).
+        A signal may land between the insert and learning its id: `end` finds it then."""
         stamp = clock.now().isoformat()
-        with journal._guard():
-            journal.connection = _connect(journal.path)
+        with self._guard():
+            self.connection = _connect(self.path)
             names = ", ".join(values)
             marks = ", ".join("?" for _ in values)
-            cursor = journal.connection.execute(
+            cursor = self.connection.execute(
                 f"INSERT INTO sessions ({names}, started, ended) VALUES ({marks}, ?, ?)",
                 (*values.values(), stamp, stamp),
             )
-            journal.row = cursor.lastrowid
-        return journal
+            self.row = cursor.lastrowid
+
+    def _found(self) -> None:
+        """The row this connection inserted, if a signal came before its id was kept."""
+        if self.row is None and self.connection is not None:
+            with self._guard():
+                self.row = self.connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+                self.row = self.row or None
 
     @property
     def recording(self) -> bool:
@@ -52,6 +57,7 @@ class Journal:
         self._update("technique = ?, technique_title = ?", technique, title)
 
     def end(self, outcome: Outcome) -> None:
+        self._found()
         self._update("outcome = ?", outcome)
         self.close()
 
@@ -106,8 +112,8 @@ class Recorder:
         """The player entered section `section` (0: the opening; then the techniques played,
         from `first_technique` on; last, the closing)."""
         if self.journal is None:
-            self.journal = Journal.begin(
-                self.path,
+            self.journal = Journal(self.path or database_path())  # first: `end` can find it
+            self.journal.begin(
                 routine=self.routine,
                 title=self.title,
                 routine_hash=self.routine_hash,

@@ -19,13 +19,26 @@ from typing import Literal, get_args
 from ..config import DETAILS, ENGINES, RANGES
 from ..language.values import MAX_TEXT, _Bad, _found, _text, _whole
 
-Outcome = Literal["playing", "finished", "quit", "interrupted", "crashed", "device-lost"]
+Outcome = Literal[
+    "playing",
+    "finished",
+    "quit",
+    "interrupted",
+    "terminated",
+    "hung-up",
+    "output-closed",
+    "crashed",
+    "device-lost",
+]
 """How a session ended; "playing" is a row whose process never said (killed, power lost)."""
 SHOWN: dict[str, str] = {
     "playing": "cut off",
     "finished": "finished",
     "quit": "stopped (q)",
     "interrupted": "Ctrl-C",
+    "terminated": "terminated (SIGTERM)",
+    "hung-up": "terminal closed",
+    "output-closed": "output closed",
     "crashed": "crashed",
     "device-lost": "device lost",
 }
