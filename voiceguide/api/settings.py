@@ -62,13 +62,42 @@ def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None
     from ..errors import Problem, RoutineError, UsageError
     from ..speech import resolve
 
+    engine = settings.engine or "natural"
     try:
-        resolve(settings.engine or "natural", settings.voice)
+        resolve(engine, settings.voice)
     except UsageError as exc:
+        message = str(exc) + _elsewhere(engine, settings.voice)
         if voice is not None:  # from the command line: the message says it all
-            raise
+            raise UsageError(message) from exc
         where = routine.source if routine.voice else str(config_path())
-        raise RoutineError([Problem(where, "voice", str(exc))]) from exc
+        raise RoutineError([Problem(where, "voice", message)]) from exc
+
+
+def _elsewhere(engine: str, voice: str) -> str:
+    """Where else a voice the engine lacks is: the other engine that has it, or the closest
+    voices of the others ("hart": natural's "heart"), each with the --engine that speaks it."""
+    import difflib
+
+    from ..config import ENGINES
+    from ..errors import UsageError
+    from ..speech import list_voices, resolve, unavailable
+
+    others = [e for e in ENGINES if e != engine and unavailable(e) is None]
+    for other in others:
+        try:
+            found = resolve(other, voice)
+        except UsageError:
+            continue
+        return f"; the {other} engine has it ({found}): add --engine {other}"
+    labels = {
+        label.casefold(): (label, other)
+        for other in others
+        for v in list_voices(other)
+        for label in (v.id, v.name, *v.languages)
+    }
+    close = difflib.get_close_matches(voice.strip().casefold(), list(labels), n=2, cutoff=0.75)
+    shown = [f"{labels[c][0]!r} (--engine {labels[c][1]})" for c in close]
+    return f"; in other engines: {', '.join(shown)}" if shown else ""
 
 
 def estimate(settings: Settings) -> SpeechMs:
