@@ -106,7 +106,7 @@ def test_detail_on_the_command_line_and_in_the_config(run) -> None:
 
 def test_list_lengths_follow_the_detail(run) -> None:
     def seconds(length: str) -> int:
-        minutes, rest = length.split(":")
+        minutes, rest = length.removeprefix("~").split(":")
         return 60 * int(minutes) + int(rest)
 
     def lengths(*args: str) -> dict[str, int]:

@@ -51,8 +51,10 @@ def keys(stream: TextIO | None = None) -> Iterator[ReadKey]:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _clock(ms: int) -> str:
-    return f"{ms // 60_000}:{ms // 1000 % 60:02d}"
+def _clock(ms: int, estimated: bool = False) -> str:
+    from .timeline import length_text
+
+    return length_text(ms, estimated=estimated)
 
 
 def _cells(ch: str) -> int:
@@ -93,7 +95,8 @@ def status_printer(out: TextIO | None = None) -> Callable[[Status], None]:
             step = status.step if len(status.step) <= 40 else status.step[:39] + "…"
             paused = "  [paused: space resumes]" if status.paused else ""
             line = fit(  # the last column left free: some terminals wrap on reaching it
-                f"{_clock(status.elapsed_ms)}/{_clock(status.total_ms)}  {status.section}"
+                f"{_clock(status.elapsed_ms)}/{_clock(status.total_ms, status.estimated)}"
+                f"  {status.section}"
                 f" · {step}{left}{paused}",
                 shutil.get_terminal_size().columns - 1,
             )

@@ -17,6 +17,14 @@ Kind = Literal["speech", "chime", "hold", "breathe", "rest"]
 INTERVALS: tuple[Kind, ...] = ("hold", "breathe", "rest")
 
 
+def length_text(ms: int, *, estimated: bool = False) -> str:
+    """A routine's length as every command shows it: m:ss, rounded to the second. `estimated`
+    (from word counts, before any speech is made: list, check, show --estimate, play before
+    the whole routine is made) marks it "~": the real length differs by a few percent."""
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{'~' if estimated else ''}{minutes}:{seconds:02d}"
+
+
 def ms_to_samples(ms: int, sample_rate: int) -> int:
     """Absolute sample index of an absolute millisecond offset (never accumulated)."""
     return (ms * sample_rate + 500) // 1000

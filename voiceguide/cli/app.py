@@ -16,7 +16,7 @@ import click
 
 from .. import api, streams
 from ..errors import ExitStatus, Terminated, VoiceguideError
-from ..timeline import Timeline
+from ..timeline import Timeline, length_text
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -35,13 +35,13 @@ def cli() -> None:
 
 
 def _clock(ms: int) -> str:
-    minutes, rest = divmod(ms, 60_000)
-    return f"{minutes}:{rest / 1000:04.1f}"
+    """m:ss.s, rounded to the tenth before it is split (59.96 s is 1:00.0, never 0:60.0)."""
+    minutes, tenths = divmod(round(ms / 100), 600)
+    return f"{minutes}:{tenths // 10:02d}.{tenths % 10}"
 
 
-def _length(ms: int) -> str:
-    minutes, seconds = divmod(round(ms / 1000), 60)
-    return f"{minutes}:{seconds:02d}"
+def _length(ms: int, *, estimated: bool = False) -> str:
+    return length_text(ms, estimated=estimated)
 
 
 def _echo_json(text: str) -> None:

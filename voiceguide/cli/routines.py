@@ -20,7 +20,7 @@ def list_(pace: float | None, detail: str | None) -> None:
     """List the built-in routines and techniques, and your own techniques, with length and
     what each needs. Any of them can be shown, played or exported by name."""
     lines = [  # all made before any is printed: an error then prints nothing else
-        "Routines (lengths at the default voice speed):",
+        "Routines (~ estimated lengths, at the default voice speed):",
         *map(_entry, api.builtin_routines(pace, detail)),
         'Techniques (use = "ID" in a routine file; * marks your own):',
         *map(_entry, api.builtin_techniques(pace, detail)),
@@ -31,7 +31,8 @@ def list_(pace: float | None, detail: str | None) -> None:
 def _entry(item: api.Entry) -> str:
     needs = f"  [needs {', '.join(item.equipment)}]" if item.equipment else ""
     mark = "*" if item.own else " "
-    return f"{mark} {item.name:<22} {_length(item.duration):>6}  {item.title}{needs}"
+    length = _length(item.duration, estimated=True)
+    return f"{mark} {item.name:<22} {length:>6}  {item.title}{needs}"
 
 
 @cli.command()
@@ -91,7 +92,7 @@ def show(
     if as_json:
         _echo_json(timeline.dumps())
         return
-    click.echo(f"{timeline.title}  ({_length(timeline.duration)})")
+    click.echo(f"{timeline.title}  ({_length(timeline.duration, estimated=estimate)})")
     for section in timeline.sections:
         click.echo(f"\n{_clock(section.start):>8}  == {section.title} ==")
         for e in section.events:
@@ -133,6 +134,6 @@ def check(files: Sequence[str], rate: int | None, pace: float | None, detail: st
                 click.echo(f"error: {problem}", err=True)
             continue
         _warn(timeline)
-        click.echo(f"{file}: ok, {_length(timeline.duration)}")
+        click.echo(f"{file}: ok, {_length(timeline.duration, estimated=True)}")
     if problems:
         raise SystemExit(ExitStatus.BAD_INPUT)

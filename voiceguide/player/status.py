@@ -25,6 +25,8 @@ class Status:
     elapsed_ms: int
     total_ms: int
     paused: bool
+    estimated: bool = False
+    """`total_ms` is the estimate: the routine is still being made."""
 
 
 def status_of(player: Player) -> Status:
@@ -32,10 +34,13 @@ def status_of(player: Player) -> Status:
     here = player._here()
     ms = sample_ms(player.place())
     paused = player.state in ("paused", "safety")
-    with player.program.lock:
-        total = player.program.sections[-1].end if player.program.sections else 0
+    program = player.program
+    with program.lock:
+        made = program.sections[-1].end if program.sections else 0
+        estimated = not program.complete
+    total = max(made, program.expected_ms + program.shift_ms) if estimated else made
     if here is None:
-        return Status("", "", None, ms, total, paused)
+        return Status("", "", None, ms, total, paused, estimated)
     _, section = here
     current = [e for e in section.events if e.start <= ms < e.end]
     interval = next((e for e in current if e.kind in ("hold", "breathe", "rest")), None)
@@ -50,4 +55,4 @@ def status_of(player: Player) -> Status:
         else ""
     )
     left = -(-(interval.end - ms) // 1000) if interval else None
-    return Status(section.title, step, left, ms, total, paused)
+    return Status(section.title, step, left, ms, total, paused, estimated)
