@@ -26,7 +26,7 @@ def no_device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reached: list[str] = []
 
     @contextlib.contextmanager
-    def playing(routine: str, **_: object) -> Iterator[None]:
+    def playing(routine: str, *_: object, **__: object) -> Iterator[None]:
         reached.append(routine)
         raise AudioDeviceError("no sound device to play on (ALSA: Connection refused)")
         yield

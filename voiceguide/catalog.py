@@ -33,9 +33,14 @@ class Source:
 
 @functools.cache
 def builtin_techniques() -> dict[str, Technique]:
+    from dataclasses import replace
+
     from .language import read_technique
 
-    return {p.stem: read_technique(p) for p in sorted((LIBRARY / "techniques").glob("*.toml"))}
+    return {
+        p.stem: replace(read_technique(p), shipped=True)
+        for p in sorted((LIBRARY / "techniques").glob("*.toml"))
+    }
 
 
 def builtin_routines() -> dict[str, Path]:

@@ -69,6 +69,9 @@ class Technique:
     """The safety cue at `--detail brief`; None: the full one (safety is never dropped)."""
     transition_ms: int | None = None
     """Its own quiet to get into position; None: the routine's, longer on a posture change."""
+    shipped: bool = False
+    """Shipped with voiceguide, its timing as written: a window its cue outgrows at a slow
+    voice or a short pace is lengthened without a warning (nobody can act on one)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,6 @@ def _use(reader: _Reader, raw: dict[str, Any], place: str) -> Technique | None:
         steps = tuple(
             Hold(values["hold"], s.text) if isinstance(s, Hold) else s for s in technique.steps
         )
-        technique = replace(technique, steps=steps)
+        technique = replace(technique, steps=steps, shipped=False)  # its holds are yours
     _check_sides(reader, technique, place)
     return technique
