@@ -621,3 +621,31 @@ def test_a_reader_that_goes_is_not_a_crash(three: str, tmp_path: Path) -> None:
     assert first and err == ""
     (row,) = rows()
     assert row["outcome"] == "output-closed" and row["technique"] in (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("stop_in", "first_cue"),
+    [("First", "Resuming Three parts, at First."), ("Introduction", "Three parts.")],
+)
+def test_resume_from_the_first_technique_opens_as_a_resume(
+    run,
+    device: Device,
+    three: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stop_in: str,
+    first_cue: str,
+) -> None:
+    """Stopped in the first technique: the short "Resuming" opening, then that technique;
+    stopped in the opening: the whole routine again, its full opening (not yet all heard)."""
+    device.at(starts(three)[stop_in] + 1, "q")
+    assert play(run, three).status == 0
+    monkeypatch.setattr(
+        sinks, "SimpleaudioSink", lambda _=None: FakeSink(device.clock, available=False)
+    )
+    audio = tmp_path / "rest.wav"
+    result = run("play", "--resume", "--yes", "--else-export", str(audio))
+    assert result.status == 0, result.err
+    cues = cue_texts(audio.with_suffix(".vtt"))
+    assert cues[0] == first_cue
+    assert "First." in cues, "the first technique is played again"

@@ -344,25 +344,28 @@ def compile_sections(
     *,
     limit: bool = True,
     pace: float = 1.0,
-    start_at: int = 1,
+    start_at: int | None = None,
     detail: str = "full",
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
     length limit: it applies to the estimated length, checked before any synthesis.
-    `start_at` n > 1 resumes: a short opening, then technique n on. `detail` "brief" is for
-    someone who knows the routine (see `_preamble`; each technique's brief texts)."""
-    if not 1 <= start_at <= len(routine.techniques):
+    `start_at` n resumes: a short opening, then technique n on (None: the whole routine, its
+    full opening). `detail` "brief" is for someone who knows the routine (see `_preamble`;
+    each technique's brief texts)."""
+    first = start_at or 1
+    if not 1 <= first <= len(routine.techniques):
         raise ValueError(f"start_at must be 1 to {len(routine.techniques)}, got {start_at}")
     brief = detail == "brief"
-    resumed = start_at > 1
     section = (
-        _resumed(routine, start_at, speech_ms) if resumed else _preamble(routine, speech_ms, brief)
+        _resumed(routine, first, speech_ms)
+        if start_at is not None
+        else _preamble(routine, speech_ms, brief)
     )
     yield section
     before: Posture | None = None
     for n, posture in enumerate(phrases.postures(routine), 1):
-        if n < start_at:
+        if n < first:
             continue
         section = _technique(routine, n, before, section.end, speech_ms, pace, brief)
         before = posture
@@ -396,7 +399,7 @@ def compile_routine(
     *,
     limit: bool = True,
     pace: float = 1.0,
-    start_at: int = 1,
+    start_at: int | None = None,
     detail: str = "full",
 ) -> Timeline:
     sections = compile_sections(
@@ -406,7 +409,7 @@ def compile_routine(
 
 
 def cue_texts(
-    routine: Routine, pace: float = 1.0, start_at: int = 1, detail: str = "full"
+    routine: Routine, pace: float = 1.0, start_at: int | None = None, detail: str = "full"
 ) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 

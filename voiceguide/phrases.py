@@ -219,11 +219,11 @@ def sounds_used(routine: Routine) -> tuple[str, ...]:
     return tuple(name for name in SOUND_GUIDE if name in used)
 
 
-def briefing(routine: Routine, start_at: int = 1) -> str:
+def briefing(routine: Routine, start_at: int | None = None) -> str:
     """What `play` shows before it starts: what to fetch, and how to settle for the technique
     it starts with (a resumed session may start on the floor)."""
     needs = needs_sentence(equipment(routine))
-    posture = postures(routine)[start_at - 1] if start_at > 1 else first_posture(routine)
+    posture = postures(routine)[start_at - 1] if start_at else first_posture(routine)
     settle = SCREEN[posture]
     return f"{needs} {settle}" if needs else settle
 

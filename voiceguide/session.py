@@ -27,7 +27,7 @@ def routine_key(spec: str | Routine, routine: Routine) -> str:
 
 
 def recorder(
-    spec: str | Routine, routine: Routine, settings: Settings, start_at: int
+    spec: str | Routine, routine: Routine, settings: Settings, start_at: int | None
 ) -> history.Recorder:
     """The session's history, its row written once the first sound plays."""
     return history.Recorder(
@@ -39,7 +39,7 @@ def recorder(
         rate=settings.rate,
         pace=settings.pace,
         detail=settings.detail,
-        first_technique=start_at,
+        first_technique=start_at or 1,
         titles=tuple(t.title for t in routine.techniques),
     )
 
@@ -64,7 +64,8 @@ class Resume:
     (the command line may still change any of these)."""
 
     routine: str
-    start_at: int
+    start_at: int | None
+    """The technique to resume at; None: it stopped in the opening, which plays again whole."""
     rate: int | None
     voice: str | None
     engine: str | None
@@ -95,7 +96,7 @@ def resume_point(spec: str | None = None) -> Resume:
             )
         n = titles.index(last.technique_title) + 1
     return Resume(
-        last.routine, max(1, n), last.rate, last.voice, last.engine, last.pace, last.detail
+        last.routine, n or None, last.rate, last.voice, last.engine, last.pace, last.detail
     )
 
 

@@ -25,12 +25,12 @@ def export(
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
     force: bool = False,
-    start_at: int = 1,
+    start_at: int | None = None,
 ) -> Timeline:
     """Write the routine to `audio` (format from its suffix) and optionally a transcript.
     `force` replaces a read-only file; a file the export reads is never replaced.
     `options`: how it is spoken and mixed (settings.py: None is the routine's, the config's
-    or the default). `start_at` n > 1 starts at technique n with the
+    or the default). `start_at` n starts at technique n with the
     short opening of a resumed session, as `playing` would: what a resume plays, to take
     elsewhere."""
     from .. import export as exporter

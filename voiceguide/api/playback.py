@@ -47,7 +47,7 @@ def playing(
     routine: str | Routine,
     options: Options = DEFAULT,
     *,
-    start_at: int = 1,
+    start_at: int | None = None,
     record: bool = True,
     sink: Sink | None = None,
     clock: Clock | None = None,
@@ -56,7 +56,8 @@ def playing(
     """A Player for the routine, its audio being made in the background from the first cue on.
 
     Drive it with `player.run(...)`, or `tick()` and `press()`. The device is checked before any
-    synthesis, so a missing one fails at once. `start_at` n > 1 resumes at technique n.
+    synthesis, so a missing one fails at once. `start_at` n resumes at technique n (None:
+    from the start).
     `record` writes the session into the history (history/), as it goes. Unless
     `options.detail` is given, the first session with a routine, and the first after a long
     break, is full.
@@ -132,7 +133,7 @@ def _produce(
     mix: Mix,
     synthesizer: Synthesizer,
     program: Program,
-    start_at: int = 1,
+    start_at: int | None = None,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""

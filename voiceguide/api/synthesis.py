@@ -57,13 +57,13 @@ def prepare(
     *,
     progress: Progress | None = None,
     engine: Synthesizer | None = None,
-    start_at: int = 1,
+    start_at: int | None = None,
 ) -> Prepared:
     """Synthesize every cue (cached clips first), then compile against the real clip lengths.
 
     The length limit applies to the estimated length, as `check` shows it, and is checked
     first: a routine refused is never synthesized. The clips stay on disk (store.py).
-    `start_at` n > 1 resumes at technique n, as `playing` does: only its cues are made."""
+    `start_at` n resumes at technique n, as `playing` does: only its cues are made."""
     routine = load(routine)
     settings = settings_for(routine, options)
     if engine is None:
@@ -104,12 +104,12 @@ def check_before_synthesis(routine: Routine, settings: Settings) -> int:
     ).duration
 
 
-def check_start(routine: Routine, start_at: int) -> None:
+def check_start(routine: Routine, start_at: int | None) -> None:
     """Refuse a technique to start at that the routine does not have, before any work."""
     from ..errors import UsageError
 
     count = len(routine.techniques)
-    if not 1 <= start_at <= count:
+    if start_at is not None and not 1 <= start_at <= count:
         raise UsageError(
             f"{routine.source}: cannot start at technique {start_at}; it has {count} "
             f"technique(s), so start at 1 to {count}"

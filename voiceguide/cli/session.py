@@ -87,7 +87,7 @@ def play(
     """
     from .. import terminal
 
-    start_at = 1
+    start_at: int | None = None
     if resume:
         from ..session import resume_point
 
@@ -110,11 +110,11 @@ def play(
             if else_export is None:
                 how = (
                     f"voiceguide play {routine} --resume --else-export FILE.mp3"
-                    if start_at > 1  # export alone would start from the beginning
+                    if start_at is not None  # export alone would start from the beginning
                     else f"voiceguide export {routine} -o FILE.mp3"
                 )
                 raise AudioDeviceError(f"{exc}; to listen elsewhere, export it: {how}") from exc
-            where = f", from technique {start_at}" if start_at > 1 else ""
+            where = f", from technique {start_at}" if start_at is not None else ""
             click.echo(f"{exc}; exporting instead{where}", err=True)
             _export_instead(routine, else_export, options, start_at)
             return
@@ -143,7 +143,7 @@ def play(
         _how_to_resume()
 
 
-def _export_instead(routine: str, audio: Path, options: api.Options, start_at: int) -> None:
+def _export_instead(routine: str, audio: Path, options: api.Options, start_at: int | None) -> None:
     """What play would have played, from where it would have started (--resume), to a file:
     at the detail play would have had (full the first time and after a long break)."""
     if options.detail is None:
@@ -195,7 +195,7 @@ def history_(as_json: bool, limit: int) -> None:
     click.echo("\n".join(summary.table()))
 
 
-def _briefing(spec: str, start_at: int = 1) -> str:
+def _briefing(spec: str, start_at: int | None = None) -> str:
     """What to fetch and how to settle, for the posture of the technique play starts with."""
     from ..catalog import load_routine
     from ..phrases import briefing
