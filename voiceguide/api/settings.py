@@ -64,13 +64,32 @@ def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None
 
     engine = settings.engine or "natural"
     try:
-        resolve(engine, settings.voice)
+        _english_words(engine, resolve(engine, settings.voice))
     except UsageError as exc:
         message = str(exc) + _elsewhere(engine, settings.voice)
         if voice is not None:  # from the command line: the message says it all
             raise UsageError(message) from exc
         where = routine.source if routine.voice else str(config_path())
         raise RoutineError([Problem(where, "voice", message)]) from exc
+
+
+@functools.cache
+def _english_words(engine: str, voice_id: str) -> None:
+    """Said once a run: a voice of another language reads voiceguide's own words, which are
+    English (the opening and closing, counts and time-left cues, the built-in techniques),
+    by its own language's rules."""
+    from ..speech import list_voices
+
+    info = next((v for v in list_voices(engine) if v.id == voice_id), None)
+    if info is None or not info.languages:
+        return
+    if any(language.casefold().startswith("en") for language in info.languages):
+        return
+    _log.warning(
+        f"the {engine} voice {info.name!r} ({', '.join(info.languages)}) reads voiceguide's "
+        "own words, which are English (the opening and closing, counts, time-left cues, the "
+        "built-in techniques), by its own language's rules"
+    )
 
 
 def _elsewhere(engine: str, voice: str) -> str:
