@@ -5,6 +5,7 @@ that hangs."""
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import os
@@ -216,3 +217,154 @@ def test_cache_clear_on_an_unwritable_cache_is_an_error_not_a_count(
     )
     assert cleared.stdout == f"removed 3 clip(s) from {clips}\n"
     assert list(clips.glob("*.wav")) == []
+
+
+# --- One answer from every command ----------------------------------------------------------
+
+
+def test_times_never_show_sixty_seconds() -> None:
+    from voiceguide.cli.app import _clock
+
+    for ms in range(0, 2 * 3_600_000, 7):
+        minutes, seconds = _clock(ms).split(":")
+        assert float(seconds) < 60, (ms, _clock(ms))
+        assert abs(int(minutes) * 60_000 + float(seconds) * 1000 - ms) <= 50, (ms, _clock(ms))
+
+
+def test_show_with_real_clips_never_prints_sixty_seconds(run) -> None:
+    result = run("show", "floor", "--engine", "espeak")
+    assert result.status == 0, result.err
+    stamps = [line.split()[0] for line in result.out.splitlines()[1:] if line.strip()]
+    assert stamps and all(float(stamp.split(":")[1]) < 60 for stamp in stamps), stamps
+
+
+def test_every_command_gives_the_same_length(run, tmp_path: Path) -> None:
+    """Estimates (list, check, show --estimate) agree and say they are estimates; what is
+    made (show, export) agrees with itself and with the file ffprobe reads."""
+    listed = next(line for line in run("list").out.splitlines() if " desk-break " in line)
+    estimate = listed.split()[1]
+    assert estimate.startswith("~")
+    assert run("show", "desk-break", "--estimate").out.splitlines()[0].endswith(f"({estimate})")
+    assert run("check", "desk-break").out == f"desk-break: ok, {estimate}\n"
+    shown = run("show", "desk-break", "--engine", "espeak").out.splitlines()[0]
+    real = shown.rpartition("(")[2].rstrip(")")
+    assert not real.startswith("~")
+    audio = tmp_path / "d.wav"
+    exported = run("export", "desk-break", "--engine", "espeak", "-o", str(audio))
+    assert exported.out == f"wrote {audio} ({real})\n"
+    probe = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]
+    probed = subprocess.run(
+        [*probe, str(audio)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = round(float(probed.stdout))
+    assert real == f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("estimated", "total"), [(True, "~16:41"), (False, "16:59")])
+def test_the_play_status_shows_the_same_length(estimated: bool, total: str) -> None:
+    from voiceguide.player.status import Status
+    from voiceguide.terminal import status_printer
+
+    out = Tty()
+    ms = 1_001_000 if estimated else 1_018_600  # 16:41.0, and 16:58.6 (show rounds: 16:59)
+    status_printer(out)(Status("Self-hug", "hold", 5, 65_400, ms, False, estimated))
+    assert f"1:05/{total}  Self-hug" in out.getvalue()
+
+
+def test_a_voice_another_engine_has_is_pointed_to(run) -> None:
+    result = run("show", "upper-back", "--voice", "en-gb", "--estimate")
+    assert result.status == 2
+    assert "unknown voice 'en-gb' of the natural engine" in result.err
+    assert "the espeak engine has it (gmw/en): add --engine espeak" in result.err
+    assert (
+        run("show", "upper-back", "--voice", "en-gb", "--engine", "espeak", "--estimate").status
+        == 0
+    )
+
+
+@pytest.mark.parametrize("typed", ["hart", "Hearts", "heat"])
+def test_a_misspelled_voice_suggests_the_natural_one(run, typed: str) -> None:
+    result = run("show", "upper-back", "--voice", typed, "--estimate")
+    assert result.status == 2 and "'heart' (--engine natural)" in result.err, result.err
+
+
+def test_a_voice_of_another_language_is_warned_about_once(run) -> None:
+    result = run("show", "desk-break", "--voice", "de", "--estimate")
+    assert result.status == 0, result.err
+    (line,) = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert "voice 'German' (de) reads voiceguide's own words, which are English" in line
+    english = run("show", "desk-break", "--voice", "en-gb", "--engine", "espeak", "--estimate")
+    assert english.err == ""
+
+
+PACES = ["0.5", "1", "2"]
+RATES = ["60", "150", "400"]
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("pace", PACES)
+def test_built_ins_compile_clean_at_every_rate_and_pace(run, rate: str, pace: str) -> None:
+    """No warning a user cannot act on, and no cue under a hold's end bell, for every
+    built-in routine and technique at the ends of the ranges the options allow."""
+    from voiceguide.catalog import builtin_routines, builtin_techniques
+
+    names = [*builtin_routines(), *builtin_techniques()]
+    checked = run("check", *names, "--rate", rate, "--pace", pace)
+    assert checked.status == 0 and checked.err == "", checked.err
+    for name in names:
+        shown = run("show", name, "--json", "--estimate", "--rate", rate, "--pace", pace)
+        events = json.loads(shown.out)["events"]
+        bells = [e for e in events if e["kind"] == "chime" and e["name"] == "hold-end"]
+        speech = [e for e in events if e["kind"] == "speech"]
+        for bell in bells:
+            under = [
+                e["text"]
+                for e in speech
+                if e["start"] < bell["start"] + bell["duration"]
+                and bell["start"] < e["start"] + e["duration"]
+            ]
+            assert not under, (name, bell["start"], under)
+
+
+def test_scripts_run_takes_an_options_value_for_what_it_is() -> None:
+    def exported(*args: str) -> str:
+        done = subprocess.run(
+            [str(REPO / "scripts" / "run"), *args],
+            env={**os.environ, "VOICEGUIDE_RUN_DRY": "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return Path(done.stdout.split()[3]).name
+
+    assert exported("--engine", "espeak") == "upper-back.mp3"
+    assert exported("--rate", "130", "desk-break") == "desk-break.mp3"
+    assert exported("--engine=espeak", "floor") == "floor.mp3"
+    assert exported("--mono", "--voice", "en-gb", "floor") == "floor.mp3"
+
+
+def test_scripts_run_knows_every_option_of_play_that_takes_a_value() -> None:
+    import click
+
+    from voiceguide.cli import cli
+
+    play = cli.commands["play"]
+    taking = {
+        name
+        for p in play.params
+        if isinstance(p, click.Option) and not p.is_flag and not p.count
+        for name in p.opts
+        if name.startswith("--")
+    }
+    script = (REPO / "scripts" / "run").read_text(encoding="utf-8")
+    listed = set(script.split('takes_value="')[1].split('"')[0].split())
+    assert taking <= listed, taking - listed
