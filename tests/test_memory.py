@@ -138,6 +138,7 @@ def rest_after(rest: Rest, skip: int) -> Rest:
 
 
 @pytest.mark.speech
+@pytest.mark.timeout(900)  # a 60-minute routine, made and mixed
 def test_a_60_minute_export_with_a_bed_stays_within_the_benchs_bound(tmp_path: Path) -> None:
     """The bench's bound for a 60-minute export (200 MB of RSS, scripts/bench_lib/sections.py),
     in stereo with the bed mixed under every block: the peak of the export process and its

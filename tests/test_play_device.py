@@ -25,7 +25,8 @@ from .audio_device import VirtualDevice, find_offset, locate
 from .conftest import ROUTINES
 from .memory_probe import watch
 
-pytestmark = [pytest.mark.device, pytest.mark.speech]
+pytestmark = [pytest.mark.device, pytest.mark.speech, pytest.mark.timeout(900)]
+"""Each plays a routine in real time (the short one is 2.5 minutes), some of it twice."""
 SHORT = str(ROUTINES / "short.toml")
 REPO = Path(__file__).parent.parent
 TOLERANCE = SAMPLE_RATE // 50  # 20 ms

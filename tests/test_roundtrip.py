@@ -32,7 +32,8 @@ from voiceguide.timeline import Event, Timeline, ms_to_samples
 
 from .recognize import Int16Array, RecognizerPool, resample, words
 
-pytestmark = pytest.mark.speech
+pytestmark = [pytest.mark.speech, pytest.mark.timeout(1200)]
+"""Recognizing every cue of a routine, at several rates, with every engine, takes minutes."""
 
 ROUTINES = ("upper-back", "desk-break")
 RATES = (120, 200)
