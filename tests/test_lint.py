@@ -72,7 +72,7 @@ def test_a_hold_cue_longer_than_its_hold_at_the_rate(run, routine_file) -> None:
         "warning: routine.toml: technique 1: the hold cue "
         "'Let your shoulder blades spread apart...'"
     )
-    assert "too long to say after the bell in its 6 s hold; it is said before the bell" in line
+    assert "past the end of its 6 s hold after the bell; it is said before the bell instead" in line
     fast = routine_file(inline('{ hold = 6, say = "Let go." }'), "fast.toml")
     assert warnings(run("check", str(fast), "--rate", "80")) == []
 

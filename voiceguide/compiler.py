@@ -151,10 +151,11 @@ class _Section:
         fits = spoken_at + self.speech_ms(text) <= start + step.ms
         if not fits:
             if not self.shipped:
+                over = spoken_at + self.speech_ms(text) - (start + step.ms)
                 self.warnings.append(
-                    f"{self.place}: the hold cue {_quote(text)} takes "
-                    f"{self.speech_ms(text) / 1000:.1f} s, too long to say after the bell in "
-                    f"its {step.ms / 1000:g} s hold; it is said before the bell"
+                    f"{self.place}: the hold cue {_quote(text)} would run {over / 1000:.2f} s "
+                    f"past the end of its {step.ms / 1000:g} s hold after the bell; it is said "
+                    "before the bell instead"
                 )
             cue = self.speak(text)
             start = self.cursor
