@@ -166,7 +166,7 @@ class ClipCache:
         try:
             with os.scandir(self.directory) as listing:
                 next(listing, None)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no folder: no clips to remove
             return 0
         except OSError as exc:
             raise CacheError(f"cannot clear {self.directory}: {_why(exc)}") from None
