@@ -210,20 +210,29 @@ def cue_texts(vtt: Path) -> list[str]:
     return [block.splitlines()[1] for block in blocks if block.strip()]
 
 
+def resumed_elsewhere(
+    run, device: Device, spec: str, stop_in: str, folder: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """q a second into section `stop_in`, then `play --resume` with no sound device, exported
+    to rest.wav in `folder`: its result, and the cues of its transcript."""
+    device.at(starts(spec)[stop_in] + 1, "q")
+    assert play(run, spec).status == 0
+    monkeypatch.setattr(
+        sinks, "SimpleaudioSink", lambda _=None: FakeSink(device.clock, available=False)
+    )
+    audio = folder / "rest.wav"
+    result = run("play", "--resume", "--yes", "--else-export", str(audio))
+    assert result.status == 0, result.err
+    return result, cue_texts(audio.with_suffix(".vtt"))
+
+
 def test_resume_with_no_device_exports_from_where_it_stopped(
     run, device: Device, three: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--else-export writes what `play --resume` would have played, not the whole routine;
     without it, the line suggests the command that does."""
-    device.at(starts(three)["Second"] + 1, "q")
-    assert play(run, three).status == 0
-    monkeypatch.setattr(
-        sinks, "SimpleaudioSink", lambda _=None: FakeSink(device.clock, available=False)
-    )
+    result, cues = resumed_elsewhere(run, device, three, "Second", tmp_path, monkeypatch)
     audio = tmp_path / "rest.wav"
-    result = run("play", "--resume", "--yes", "--else-export", str(audio))
-    assert result.status == 0, result.err
-    cues = cue_texts(audio.with_suffix(".vtt"))
     assert cues[0] == "Resuming Three parts, at Second." and "First." not in cues
     expected = api.prepare(three, api.Options(engine="espeak"), start_at=2).timeline
     assert [s.title for s in expected.sections] == ["Resuming", "Second", "Third", "Closing"]
@@ -638,14 +647,6 @@ def test_resume_from_the_first_technique_opens_as_a_resume(
 ) -> None:
     """Stopped in the first technique: the short "Resuming" opening, then that technique;
     stopped in the opening: the whole routine again, its full opening (not yet all heard)."""
-    device.at(starts(three)[stop_in] + 1, "q")
-    assert play(run, three).status == 0
-    monkeypatch.setattr(
-        sinks, "SimpleaudioSink", lambda _=None: FakeSink(device.clock, available=False)
-    )
-    audio = tmp_path / "rest.wav"
-    result = run("play", "--resume", "--yes", "--else-export", str(audio))
-    assert result.status == 0, result.err
-    cues = cue_texts(audio.with_suffix(".vtt"))
+    _, cues = resumed_elsewhere(run, device, three, stop_in, tmp_path, monkeypatch)
     assert cues[0] == first_cue
     assert "First." in cues, "the first technique is played again"
