@@ -5,7 +5,6 @@ was expected and what was found.
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from collections.abc import Callable
 
@@ -13,6 +12,7 @@ from ..config import (
     AMBIENCE_LEVEL_EXPECTED,
     ENGINES,
     PACE_EXPECTED,
+    Range,
     valid_ambience_level,
     valid_pace,
 )
@@ -90,13 +90,8 @@ def _cue(value: object) -> str:
 
 def _seconds_ms(value: object, low_inclusive: bool = False) -> int:
     expected = f"seconds in {'[' if low_inclusive else '('}0, {MAX_SECONDS}]"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"must be {expected}, {_found(value)}")
-    if (
-        (isinstance(value, float) and math.isnan(value))
-        or not (0 <= value <= MAX_SECONDS)
-        or (value == 0 and not low_inclusive)
-    ):
+    seconds = Range(0, MAX_SECONDS, expected, open_low=not low_inclusive)
+    if not isinstance(value, int | float) or not seconds.holds(value):  # NaN, inf, true: no
         raise _Bad(f"must be {expected}, {_found(value)}")
     ms = round(value * 1000)
     if ms == 0 and not low_inclusive:
