@@ -650,3 +650,17 @@ def test_resume_from_the_first_technique_opens_as_a_resume(
     _, cues = resumed_elsewhere(run, device, three, stop_in, tmp_path, monkeypatch)
     assert cues[0] == first_cue
     assert "First." in cues, "the first technique is played again"
+
+
+def test_history_json_is_exact_on_an_ascii_stream() -> None:
+    title = "Café ☕ 𝄞 日本"
+    insert(title=title, technique_title="Épaule")
+    done = subprocess.run(
+        [sys.executable, "-m", "voiceguide", "history", "--json"],
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    (session,) = json.loads(done.stdout.decode("ascii"))["sessions"]
+    assert (session["title"], session["technique_title"]) == (title, "Épaule")
