@@ -291,10 +291,13 @@ def _technique(
     return s.close(t.title, phrases.postures(routine)[n - 1])
 
 
-def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Section:
-    """Title, what to fetch, the safety warning, the sounds this routine uses, and into the
-    first posture. Warnings about the routine's definitions ride on this first section.
-    Brief: the safety warning in one sentence, and the sounds taken as known."""
+def _preamble(
+    routine: Routine, speech_ms: SpeechMs, brief: bool = False, listening: bool = False
+) -> Section:
+    """Title, what to fetch, the safety warning (and what to say, when listening), the sounds
+    this routine uses, and into the first posture. Warnings about the routine's definitions
+    ride on this first section. Brief: the safety warning in one sentence, the commands in
+    one, and the sounds taken as known."""
     s = _Section(speech_ms, 0)
     s.warnings += definition_warnings(routine)
     s.speak(f"{routine.title}.")
@@ -303,6 +306,8 @@ def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Sec
         s.speak(needs)
     for text in (phrases.SAFETY_BRIEF,) if brief else phrases.SAFETY:
         s.speak(text)
+    if listening:
+        s.speak(phrases.LISTENING_BRIEF if brief else phrases.LISTENING)
     if not brief:
         s.speak(phrases.SOUNDS_INTRO)
         for sound in phrases.sounds_used(routine):
@@ -313,7 +318,7 @@ def _preamble(routine: Routine, speech_ms: SpeechMs, brief: bool = False) -> Sec
     return s.close("Introduction", first)
 
 
-def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
+def _resumed(routine: Routine, n: int, speech_ms: SpeechMs, listening: bool = False) -> Section:
     """The opening of a session resumed at technique n: where we are, safety in one sentence,
     what this part needs, and into its posture. The sounds are known by now."""
     s = _Section(speech_ms, 0)
@@ -321,6 +326,8 @@ def _resumed(routine: Routine, n: int, speech_ms: SpeechMs) -> Section:
     technique = routine.techniques[n - 1]
     s.speak(phrases.resuming(routine, technique))
     s.speak(phrases.SAFETY_BRIEF)
+    if listening:
+        s.speak(phrases.LISTENING_BRIEF)
     rest = replace(routine, techniques=routine.techniques[n - 1 :])
     needs = phrases.needs_sentence(phrases.equipment(rest))
     if needs:
@@ -347,21 +354,23 @@ def compile_sections(
     pace: float = 1.0,
     start_at: int | None = None,
     detail: str = "full",
+    listening: bool = False,
 ) -> Iterator[Section]:
     """The routine's sections in order, each laid out only when asked for, so a player can
     start the first while later cues are still being synthesized. `limit=False` skips the
     length limit: it applies to the estimated length, checked before any synthesis.
     `start_at` n resumes: a short opening, then technique n on (None: the whole routine, its
     full opening). `detail` "brief" is for someone who knows the routine (see `_preamble`;
-    each technique's brief texts)."""
+    each technique's brief texts). `listening`: the session listens for voice commands, and
+    its opening says so."""
     first = start_at or 1
     if not 1 <= first <= len(routine.techniques):
         raise ValueError(f"start_at must be 1 to {len(routine.techniques)}, got {start_at}")
     brief = detail == "brief"
     section = (
-        _resumed(routine, first, speech_ms)
+        _resumed(routine, first, speech_ms, listening)
         if start_at is not None
-        else _preamble(routine, speech_ms, brief)
+        else _preamble(routine, speech_ms, brief, listening)
     )
     yield section
     before: Posture | None = None
@@ -402,18 +411,36 @@ def compile_routine(
     pace: float = 1.0,
     start_at: int | None = None,
     detail: str = "full",
+    listening: bool = False,
 ) -> Timeline:
     sections = compile_sections(
-        routine, speech_ms, limit=limit, pace=pace, start_at=start_at, detail=detail
+        routine,
+        speech_ms,
+        limit=limit,
+        pace=pace,
+        start_at=start_at,
+        detail=detail,
+        listening=listening,
     )
     return Timeline(routine.title, tuple(sections))
 
 
 def cue_texts(
-    routine: Routine, pace: float = 1.0, start_at: int | None = None, detail: str = "full"
+    routine: Routine,
+    pace: float = 1.0,
+    start_at: int | None = None,
+    detail: str = "full",
+    listening: bool = False,
 ) -> tuple[str, ...]:
     """Every text the routine may speak, in order, before knowing how long any of them lasts.
 
     A superset: a time-left cue that turns out not to fit its hold is listed but not spoken."""
-    compiled = compile_routine(routine, lambda text: 1, pace=pace, start_at=start_at, detail=detail)
+    compiled = compile_routine(
+        routine,
+        lambda text: 1,
+        pace=pace,
+        start_at=start_at,
+        detail=detail,
+        listening=listening,
+    )
     return compiled.spoken

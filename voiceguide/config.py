@@ -45,6 +45,8 @@ CONFIG_KEYS = (
     "ambience_level",
     "loudness",
     "mono",
+    "listen",
+    "mic",
 )
 """Every key the config file may hold; any other is a typo, and is warned about."""
 
@@ -126,6 +128,11 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "detail": (lambda v: v in DETAILS, 'must be "full" or "brief"'),
     "mono": (lambda v: isinstance(v, bool), "must be true or false"),
     "ambience": (lambda v: isinstance(v, str), "must be text"),
+    "listen": (lambda v: isinstance(v, bool), "must be true or false"),
+    "mic": (
+        lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)),
+        "must be an input's name or index (see voiceguide mic --list)",
+    ),
 }
 """What each setting the config file may give must be, and how to say what it must be."""
 
@@ -251,6 +258,24 @@ def sound_config(config: dict[str, object] | None = None) -> SoundConfig:
         mono if isinstance(mono, bool) else None,
         ambience if isinstance(ambience, str) else None,
         float(level) if isinstance(level, int | float) else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    """The config file's say on listening (None: it says nothing)."""
+
+    listen: bool | None = None
+    mic: str | None = None
+
+
+def listen_config(config: dict[str, object] | None = None) -> ListenConfig:
+    """`listen` and `mic` from the config file, each checked like every setting."""
+    config = read_config() if config is None else config
+    _check(config, "listen", "mic")
+    listen, mic = config.get("listen"), config.get("mic")
+    return ListenConfig(
+        listen if isinstance(listen, bool) else None, None if mic is None else str(mic)
     )
 
 

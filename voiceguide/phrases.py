@@ -30,6 +30,14 @@ PAIN = (
 )
 """What the guide says after "it hurts", then waits for "continue" or "stop"."""
 
+LISTENING = (
+    "I am listening in the quiet moments, never while I speak. Say pause, next, back, or more "
+    "time; say stop twice to end. If anything hurts, say it hurts."
+)
+"""Said after the safety warning when the session listens for voice commands."""
+LISTENING_BRIEF = "Say pause, more time, or stop; if anything hurts, say it hurts."
+"""The same, for someone who knows the routine, and at a resumed session's opening."""
+
 SAFETY_BRIEF = "Stop at once if you feel sharp or spreading pain, numbness, tingling or weakness."
 """The safety warning in one sentence: never dropped, however short the opening."""
 

@@ -82,15 +82,19 @@ def fit(line: str, columns: int) -> str:
     return "".join(kept) + "…" if columns > 0 else ""
 
 
-def status_printer(out: TextIO | None = None) -> Callable[[Status], None]:
+class StatusPrinter:
     """On a terminal, one line redrawn in place, never longer than the terminal is wide now
-    (a line that wraps cannot be redrawn); elsewhere, one plain line per section."""
-    out = out or sys.stdout
-    tty = out.isatty()
-    last: list[str] = [""]
+    (a line that wraps cannot be redrawn); elsewhere, one plain line per section. Lines of
+    their own (`say`) go above it."""
 
-    def show(status: Status) -> None:
-        if tty:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self.last = ""
+
+    def __call__(self, status: Status) -> None:
+        out = self.out
+        if self.tty:
             left = f" · {status.left_s} s left" if status.left_s is not None else ""
             step = status.step if len(status.step) <= 40 else status.step[:39] + "…"
             paused = "  [paused: space resumes]" if status.paused else ""
@@ -100,16 +104,22 @@ def status_printer(out: TextIO | None = None) -> Callable[[Status], None]:
                 f" · {step}{left}{paused}",
                 shutil.get_terminal_size().columns - 1,
             )
-            if line != last[0]:
+            if line != self.last:
                 out.write("\r\x1b[K" + line)
                 out.flush()
-                last[0] = line
-        elif status.section and status.section != last[0]:
+                self.last = line
+        elif status.section and status.section != self.last:
             out.write(f"{_clock(status.elapsed_ms)} {status.section}\n")
             out.flush()
-            last[0] = status.section
+            self.last = status.section
 
-    return show
+    def say(self, line: str) -> None:
+        """A line of its own ("heard: pause"), above the status line, which is redrawn."""
+        if self.tty:
+            self.out.write("\r\x1b[K")
+            self.last = ""
+        self.out.write(line + "\n")
+        self.out.flush()
 
 
 def end_line(out: TextIO | None = None) -> None:

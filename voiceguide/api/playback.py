@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..compiler import compile_routine, cue_texts
 from ..config import Settings
 from ..language import Routine
+from .listening import listening
 from .options import DEFAULT, Options
 from .settings import estimate, load, mix_for, refuse_unknown_voice, settings_for
 from .synthesis import (
@@ -64,7 +65,7 @@ def playing(
     """
     import os
 
-    from ..player import Player
+    from ..player import Controls, Player
     from ..program import Program
     from ..render import Renderer, placed, speech, to_pcm16
     from ..sink import SimpleaudioSink, SystemClock
@@ -78,34 +79,38 @@ def playing(
     if engine is None:
         refuse_unknown_voice(routine, settings, options.voice)
     check_before_synthesis(routine, settings)
-    expected = compile_routine(
-        routine,
-        estimate(settings),
-        pace=settings.pace,
-        start_at=start_at,
-        detail=settings.detail,
-    ).duration
     mix = mix_for(routine, options)
     clock = clock or SystemClock()
     sink = sink or SimpleaudioSink(clock)
     sink.check()
+    controls = Controls()
     with (
+        listening(controls, options) as gate,
         engine_for(engine, settings) as synthesizer,
         engine_for(engine, settings, workers=1) as confirmations,
     ):
+        listens = gate is not None  # and the opening says what to say
+        expected = compile_routine(
+            routine,
+            estimate(settings),
+            pace=settings.pace,
+            start_at=start_at,
+            detail=settings.detail,
+            listening=listens,
+        ).duration
         program = Program(
             routine.title,
             expected_ms=expected,
             folder=audio_folder(synthesizer),
             fill=Renderer({}, settings.volume, mix).filler,  # "+": more bed, or silence
         )
-        background(_produce, routine, settings, mix, synthesizer, program, start_at)
+        background(_produce, routine, settings, mix, synthesizer, program, start_at, listens)
 
         def speak(text: str) -> Samples:
             clip = next(iter(confirmations.synthesize([text], settings)))
             return to_pcm16(placed(speech(clip, mix.loudness) * settings.volume, mix))
 
-        player = Player(program, sink, clock, speak)
+        player = Player(program, sink, clock, speak, controls=controls, quiet=gate)
         if wait := os.environ.get("VOICEGUIDE_DEVICE_WAIT_S"):  # tests: a shorter wait
             player.heard.stuck_s = float(wait)
         from .. import session
@@ -134,6 +139,7 @@ def _produce(
     synthesizer: Synthesizer,
     program: Program,
     start_at: int | None = None,
+    listening: bool = False,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
     still being made. Runs in its own thread; errors go to the player through `program`."""
@@ -141,7 +147,7 @@ def _produce(
     from ..render import Renderer
 
     try:
-        texts = cue_texts(routine, settings.pace, start_at, settings.detail)
+        texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
         stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with store(synthesizer) as clips:
 
@@ -159,6 +165,7 @@ def _produce(
                 pace=settings.pace,
                 start_at=start_at,
                 detail=settings.detail,
+                listening=listening,
             ):
                 program.add(section, renderer.blocks(section))
         program.finish()

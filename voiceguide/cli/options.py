@@ -123,6 +123,20 @@ MONO = click.option(
 )
 
 
+LISTEN = click.option(
+    "--listen/--no-listen",
+    default=None,
+    help="Listen for voice commands in the quiet (pause, continue, next, back, more time, "
+    "stop, it hurts), offline; never while the guide speaks. Default: your config's, or off.",
+)
+MIC = click.option(
+    "--mic",
+    metavar="NAME|INDEX",
+    default=None,
+    help="The microphone --listen uses (see 'voiceguide mic --list'). Default: your config's, "
+    "or the system's default input.",
+)
+
 RUN_OPTIONS = (RATE, VOICE, ENGINE, PACE, DETAIL, LOUDNESS, AMBIENCE, AMBIENCE_LEVEL_OPTION, MONO)
 SPOKEN_OPTIONS = RUN_OPTIONS[:5]
 

@@ -13,7 +13,7 @@ import click
 from .. import api
 from ..errors import AudioDeviceError, ExitStatus, UsageError
 from .app import _echo_json, _length, _progress, _warn, cli
-from .options import run_options
+from .options import LISTEN, MIC, RUN_OPTIONS, run_options
 
 
 @cli.command()
@@ -60,7 +60,7 @@ def export(
 
 @cli.command()
 @click.argument("routine", required=False)
-@run_options()
+@run_options(*RUN_OPTIONS, LISTEN, MIC)
 @click.option("--yes", is_flag=True, help="Skip the safety questions (you have read them).")
 @click.option(
     "--resume",
@@ -82,8 +82,9 @@ def play(
     ROUTINE is a built-in routine, a technique id (see 'voiceguide list') or a path to a
     .toml file. On a terminal: space pauses or resumes, n skips to the next technique, p
     starts the technique again (twice: the one before), + adds ten seconds to a hold, q
-    stops. Each is confirmed aloud. Every session is kept in the history
-    ('voiceguide history').
+    stops. Each is confirmed aloud. With --listen, say the same in the quiet: pause,
+    continue, next, back, more time, stop (twice), or "it hurts" for a safety pause. Every
+    session is kept in the history ('voiceguide history').
     """
     from .. import terminal
 
@@ -126,6 +127,8 @@ def play(
                 f"{_briefing(routine, start_at)} Keys: space pause, n next, "
                 "p again, + ten more seconds, q stop."
             )
+            if player.quiet is not None:
+                click.echo(VOICE_HELP)
             begin = click.prompt(
                 "Press Enter to begin, or q to quit",
                 default="",
@@ -137,10 +140,20 @@ def play(
                 return
         read_key = stack.enter_context(terminal.keys())
         stack.callback(terminal.end_line)
-        player.run(read_key, terminal.status_printer())
+        status = terminal.StatusPrinter()
+        player.on_control.append(
+            lambda control, source: status.say(f"heard: {control}") if source == "voice" else None
+        )
+        player.run(read_key, status)
         quit_ = player.quitting
     if quit_:
         _how_to_resume()
+
+
+VOICE_HELP = (
+    "Listening in the quiet (never while the guide speaks): say pause, continue, next, back, "
+    'more time, stop (twice to end), or "it hurts" for a safety pause.'
+)
 
 
 def _export_instead(routine: str, audio: Path, options: api.Options, start_at: int | None) -> None:

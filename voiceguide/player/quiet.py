@@ -28,43 +28,43 @@ class Quiet(Protocol):
 
 
 def publish(player: Player, quiet: Quiet) -> None:
-    """Tell `quiet` the player's current or next window of silence."""
+    """Tell `quiet` the player's current or next window of silence: from the end of its last
+    sound (the routine's, or a confirmation's) to the start of its next."""
     now = player.clock.now()
-    start = player._voice_ends if player.voice_sounding() else now
+    spoken = player._voice_ends  # a confirmation's end: past, or still to come
     if player.state in ("paused", "safety", "done"):
-        quiet.window(start, math.inf)
+        quiet.window(spoken, math.inf)
         return
     if player.state == "confirming" or player._main is None:
-        quiet.window(start, start)  # the routine is about to play on from somewhere
+        quiet.window(math.inf, -math.inf)  # about to play on from somewhere: not now
         return
     ms = sample_ms(player.position)
-    sounding_until, next_start = _around(player, ms)
-    if sounding_until > ms:
-        start = max(start, now + (sounding_until - ms) / 1000)
+    last_end, next_start = _around(player, ms)
+    start = max(spoken, now + (last_end - ms) / 1000)
     until = now + (next_start - ms) / 1000 if next_start is not None else math.inf
     quiet.window(start, until)
 
 
 def _around(player: Player, ms: int) -> tuple[int, int | None]:
-    """Where the sound under `ms` ends (`ms` in silence), sounds that follow on without a
-    gap included; and where the next sound starts (the end of what is ready when nothing
-    further is known yet). Events lie in time order within a section."""
+    """Where the last sound at or before `ms` ends (later than `ms` while one sounds, sounds
+    that follow on without a gap included; 0 if none has); and where the next sound after it
+    starts (the end of what is ready when nothing further is known yet)."""
     program = player.program
-    end = ms
+    last_end = 0
     next_start: int | None = None
     with program.lock:
         for section in program.sections:
             if section.end < ms - 60_000:
                 continue
-            for e in section.events:
+            for e in section.events:  # in time order within a section
                 if e.kind not in ("speech", "chime"):
                     continue
-                if e.start <= end < e.end:  # sounding now, or following on from it
-                    end = e.end
-                elif e.start > ms and (next_start is None or e.start < next_start):
+                if e.start <= max(ms, last_end):
+                    last_end = max(last_end, e.end)
+                elif next_start is None or e.start < next_start:
                     next_start = e.start
         ready_end = program.sections[-1].end if program.sections else ms
         complete = program.complete
     if next_start is None and not complete:
         next_start = ready_end
-    return end, next_start
+    return last_end, next_start

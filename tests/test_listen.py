@@ -1,0 +1,102 @@
+"""Listening's parts that need no microphone: the half-duplex gate, and what happens when
+there is no microphone at all (one warning, the session plays on; `mic` says so plainly)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voiceguide.listen import Gate
+from voiceguide.listen.gate import LEAD_S, TAIL_S
+
+from .conftest import ROUTINES
+
+REPO = Path(__file__).parent.parent
+
+
+def test_the_gate_hears_only_inside_the_window_less_its_tail_and_lead() -> None:
+    gate = Gate()
+    assert not gate.open(0.0, 0.05), "closed until the player says when it is silent"
+    gate.window(10.0, 20.0)
+    assert not gate.open(10.0, 10.05), "the guide's echo is still in the room"
+    assert gate.open(10.0 + TAIL_S, 10.05 + TAIL_S)
+    assert gate.open(15.0, 15.05)
+    assert not gate.open(19.95 - LEAD_S + 0.01, 20.0 - LEAD_S + 0.01), "the guide is about to speak"
+    assert not gate.open(9.0, 11.0), "a block that began while the guide spoke"
+    gate.window(5.0, math.inf)  # paused: silent from now on
+    assert gate.open(1e6, 1e6 + 0.05)
+    gate.close()
+    assert not gate.open(1e6, 1e6 + 0.05)
+
+
+def no_devices(tmp_path: Path) -> dict[str, str]:
+    """An environment with no sound server and no sound card: PortAudio finds no input."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "ALSA_"))}
+    env.update(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path), PULSE_SERVER="unix:/nowhere")
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sounddevice as s; print(len(s.query_devices()))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if listed.stdout.strip() != "0":
+        pytest.skip("this machine has a sound card of its own")
+    return env
+
+
+def test_mic_without_an_input_device_says_so_in_one_line(tmp_path: Path) -> None:
+    env = no_devices(tmp_path)
+    for args in (("mic",), ("mic", "--list"), ("mic", "--seconds", "1")):
+        done = subprocess.run(
+            [sys.executable, "-m", "voiceguide", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, done
+        assert done.stderr == (
+            "error: no input device (no microphone) was found; plug one in, or check your "
+            "sound settings\n"
+        )
+
+
+PLAY_WITHOUT_MIC = """
+import sys
+from voiceguide import api
+from voiceguide.sink import FakeClock, FakeSink
+from voiceguide.speech import FakeSynthesizer
+clock = FakeClock()
+with api.playing(sys.argv[1], api.Options(listen=True), sink=FakeSink(clock), clock=clock,
+                 engine=FakeSynthesizer(), record=False) as player:
+    assert player.quiet is None
+    texts = [e.text for s in player.program.sections for e in s.events if e.kind == "speech"]
+    player.run()
+print("done", player.state, "listening cue" if any("listening" in t for t in texts) else "")
+"""
+
+
+def test_play_listen_without_a_microphone_warns_once_and_plays_on(tmp_path: Path) -> None:
+    """No input device: one warning, the routine plays to its end, and its opening does not
+    promise that anyone listens."""
+    env = no_devices(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAY_WITHOUT_MIC, str(ROUTINES / "short.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done done"
+    assert done.stderr.splitlines() == [
+        "not listening: no input device (no microphone) was found; the session plays on; keys "
+        "still work"
+    ]
+    assert "Traceback" not in done.stderr

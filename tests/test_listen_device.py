@@ -1,0 +1,216 @@
+"""`voiceguide play --listen` through a real (virtual) microphone: the PulseAudio null sink
+the guide plays into is also the default source, so the microphone hears the guide itself
+(looped back) and whatever `paplay` says into the same sink, as a person in the room would.
+
+The commands are said by espeak-ng's British voice, which the guide (espeak-ng, American)
+never uses; the recording of the sink shows what the listener did to the routine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voiceguide import api
+
+from .audio_device import VirtualDevice
+
+pytestmark = [pytest.mark.device, pytest.mark.speech, pytest.mark.timeout(600)]
+REPO = Path(__file__).parent.parent
+
+ROUTINE = """\
+title = "Listening test"
+transition = 1
+
+[[technique]]
+title = "Long hold"
+position = "Sit tall."
+steps = [{ hold = 24, say = "Hold, and breathe easily." }, { say = "Release." }]
+
+[[technique]]
+title = "Second hold"
+steps = [{ hold = 22, say = "Hold again." }, { say = "Release." }]
+"""
+CHOICES = api.Options(engine="espeak", detail="brief", mono=True)
+ARGS = ("--yes", "--listen", "--engine", "espeak", "--detail", "brief", "--mono")
+
+
+@pytest.fixture
+def routine(tmp_path: Path) -> Path:
+    path = tmp_path / "listening.toml"
+    path.write_text(ROUTINE)
+    return path
+
+
+@pytest.fixture
+def microphone(audio_device: VirtualDevice) -> Iterator[VirtualDevice]:
+    """The sink's monitor as the default source: the microphone hears the room's sink."""
+    audio_device.pactl("set-default-source", audio_device.monitor)
+    yield audio_device
+
+
+def said(device: VirtualDevice, folder: Path, text: str, name: str) -> Path:
+    """`text` in a voice the guide does not have, at the sink's rate, ready for paplay."""
+    raw, path = folder / f"{name}-raw.wav", folder / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "140", "-w", str(raw), text], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", str(device.rate), "-c", "2", str(path), "pad", "0.1", "0.1"],
+        check=True,
+    )
+    return path
+
+
+def say(device: VirtualDevice, wav: Path) -> None:
+    subprocess.run(
+        ["paplay", f"--device={device.sink}", str(wav)],
+        env=device.env,
+        check=True,
+        timeout=30,
+    )
+
+
+def play(device: VirtualDevice, routine: Path) -> subprocess.Popen[str]:
+    env = dict(device.env, XDG_CACHE_HOME=os.environ["XDG_CACHE_HOME"], PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "play", str(routine), *ARGS],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+class Lines:
+    """The player's output lines as they come, each with the time it was read."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[tuple[float, str]] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.seen.append((time.monotonic(), line.rstrip("\n")))
+
+    def wait_for(self, fragment: str, timeout: float = 120) -> float:
+        """When a line holding `fragment` came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for when, line in self.seen:
+                if fragment in line:
+                    return when
+            time.sleep(0.02)
+        raise AssertionError(f"no line with {fragment!r} in {[line for _, line in self.seen]}")
+
+    def heard(self) -> list[str]:
+        return [line.removeprefix("heard: ") for _, line in self.seen if line.startswith("heard:")]
+
+
+def sounding_span(samples: np.ndarray, rate: int) -> float:
+    """Seconds from the first sound to the last in a recording."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > 64)
+    return (loud[-1] - loud[0]) / rate if loud.size else 0.0
+
+
+def test_pause_continue_and_more_time_said_aloud_act_on_the_routine(
+    microphone: VirtualDevice, routine: Path, tmp_path: Path
+) -> None:
+    """Paused: silence until "continue"; "ten more seconds" in the second hold: it lasts
+    ten seconds longer; each printed as "heard: ..." and nothing else heard."""
+    timeline = api.compile(str(routine), CHOICES)
+    first, second = timeline.sections[1], timeline.sections[2]
+    hold1 = next(e for e in first.events if e.kind == "hold")
+    hold2 = next(e for e in second.events if e.kind == "hold")
+    pause, resume, more = (
+        said(microphone, tmp_path, text, name)
+        for text, name in (
+            ("pause", "pause"),
+            ("continue", "continue"),
+            ("ten more seconds", "more"),
+        )
+    )
+    with microphone.record("listen") as recorder:
+        proc = play(microphone, routine)
+        lines = Lines(proc)
+        try:
+            entered = lines.wait_for("Long hold")
+            time.sleep(
+                max(0.0, entered + (hold1.start - first.start) / 1000 + 4 - time.monotonic())
+            )
+            say(microphone, pause)
+            paused_at = time.monotonic()
+            time.sleep(6)
+            say(microphone, resume)
+            resumed_at = time.monotonic()
+            entered = lines.wait_for("Second hold")
+            time.sleep(
+                max(0.0, entered + (hold2.start - second.start) / 1000 + 4 - time.monotonic())
+            )
+            say(microphone, more)
+            proc.wait(timeout=timeline.duration / 1000 + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert lines.heard() == ["pause", "continue", "more"], err
+    recording = recorder.samples()
+    rate = microphone.rate
+    start = recorder.started_at
+    quiet = recording[int((paused_at - start + 2.5) * rate) : int((resumed_at - start - 2) * rate)]
+    assert np.abs(quiet.astype(np.int32)).max() <= 64, "sound while paused"
+    extra = sounding_span(recording, rate) - timeline.duration / 1000
+    paused_for = resumed_at - paused_at
+    assert 10 + paused_for - 1 <= extra <= 10 + paused_for + 8, extra
+
+
+def test_the_guides_own_voice_and_talk_in_the_room_act_on_nothing(
+    microphone: VirtualDevice, routine: Path, tmp_path: Path
+) -> None:
+    """The guide's voice looped back into the microphone for the whole routine, and a
+    person talking (no command) in its holds: no command heard, the routine unchanged."""
+    timeline = api.compile(str(routine), CHOICES)
+    talk = [
+        said(microphone, tmp_path, text, f"talk{i}")
+        for i, text in enumerate(
+            (
+                "I think my shoulder feels a little looser than yesterday.",
+                "Could you turn the heating up a bit?",
+                "okay",
+                "that feels good",
+            )
+        )
+    ]
+    with microphone.record("loopback") as recorder:
+        proc = play(microphone, routine)
+        lines = Lines(proc)
+        try:
+            for section, wav in zip(timeline.sections[1:3], (talk[:2], talk[2:]), strict=True):
+                hold = next(e for e in section.events if e.kind == "hold")
+                entered = lines.wait_for(section.title)
+                due = entered + (hold.start - section.start) / 1000 + 3
+                time.sleep(max(0.0, due - time.monotonic()))
+                for one in wav:
+                    say(microphone, one)
+                    time.sleep(1)
+            proc.wait(timeout=timeline.duration / 1000 + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert lines.heard() == [], err
+    span = sounding_span(recorder.samples(), microphone.rate)
+    assert abs(span - timeline.duration / 1000) < 1.0, span

@@ -1,0 +1,95 @@
+"""Utterance -> command or None: pocketsphinx with the command grammar and a garbage loop.
+
+A grammar forced to choose always hears some command, so the commands compete with a loop of
+common English words (GARBAGE): anything else said is heard as a run of those, and answers
+None. The loop's words are the most frequent words of the language model in pocketsphinx's
+own en-us model, the command words left out; the alternatives measured against it (score
+thresholds, a phone loop, the general language model, keyphrase spotting) and the figures:
+docs/listening.md.
+
+Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
+the cepstral mean restored before every utterance (live CMN would otherwise carry one
+utterance into the next, and the answer would depend on what came before); a fixed, seeded
+noise floor under the samples (digital silence throws off the feature normalization). With
+these, `recognize` is a pure function of its input.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from .commands import Command, command_of, grammar
+from .segmenter import RATE
+
+if TYPE_CHECKING:
+    import pocketsphinx
+
+GARBAGE = tuple(
+    """
+    the to i and a of you in is for but know was have they like be not so with are one this
+    yeah he just my we as what if do at or about all think there would from two me people
+    can your get out no said up when an had right well hundred really has thousand will
+    because how them she been by some who their his were now then good mean than going her
+    see could much other five got three even too only want did him something where very here
+    way which nine lot make say first years any new our also over into year thing still four
+    should work things those take us most why these never twenty need after being little
+    down kind point actually many day off come same six before last look sure eight money
+    doing pretty around seven always guess life dollars long yes better probably every world
+    does anything maybe school great find though made big feel through thirty cause game old
+    put use different stuff home may might used am thought while best since man love own
+    getting another fifty few bad give part percent live family tell ever gonna again went
+    someone help keep everything try play hard done enough trying end away its place far
+    forty talk ninety both real says country kids times least person bit such million high
+    exactly told nothing friends believe let call having able show else watch job ago nice
+    start once whole house government problem looking change children each without days
+    found true saying between less week seen already makes guy course care name second came
+    sixty pay talking until making seems eighty thanks either idea seventy read yet
+    definitely team working city wanted left remember fact night business months
+    """.split()
+)
+"""The 300 most frequent words of the en-us language model, command and polite words and a
+few interjections left out."""
+
+GARBAGE_WEIGHT = 1e-20
+"""The garbage loop's prior against the commands: smaller hears more commands (and more
+talk as commands). Chosen on the measurements in docs/listening.md."""
+
+NOISE_LSB = 16.0
+"""Standard deviation of the noise floor added before decoding, in 16-bit steps (-66 dBFS)."""
+
+
+class Recognizer:
+    """One pocketsphinx decoder with the command grammar, created once, reused for every
+    utterance. Not thread-safe: use it from one thread (the listening thread)."""
+
+    def __init__(self) -> None:
+        import pocketsphinx
+
+        start = time.perf_counter()
+        self._decoder: pocketsphinx.Decoder = pocketsphinx.Decoder(
+            lm=None, samprate=RATE, bestpath=False, loglevel="FATAL"
+        )
+        self._decoder.add_jsgf_string("commands", grammar(GARBAGE, GARBAGE_WEIGHT))
+        self._decoder.activate_search("commands")
+        self._cmn = self._decoder.get_cmn()
+        self.load_seconds = time.perf_counter() - start
+        """How long creating the decoder took."""
+
+    def recognize(self, utterance: npt.NDArray[np.int16]) -> Command | None:
+        """The command said in `utterance` (16 kHz mono int16, as the segmenter gives it), or
+        None when it is not a command."""
+        if len(utterance) == 0:
+            return None
+        noise = np.random.default_rng(0).normal(0.0, NOISE_LSB, len(utterance))
+        pcm = np.clip(np.round(utterance + noise), -32768, 32767).astype("<i2").tobytes()
+        decoder = self._decoder
+        decoder.set_cmn(self._cmn)
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return None if hypothesis is None else command_of(hypothesis.hypstr)
