@@ -44,6 +44,7 @@ CONFIG_KEYS = (
     "ambience_level",
     "loudness",
     "mono",
+    "serve_token",
 )
 """Every key the config file may hold; any other is a typo, and is warned about."""
 

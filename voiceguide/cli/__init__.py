@@ -1,11 +1,11 @@
 """The command line: parse, call the library, print. The only place that prints or exits.
 
 `app` holds the group and `main`; the commands are in `routines` (list, show, check), `session`
-(export, play, history, screen) and `extras` (sounds, voices, cache); `options` has the options
-they share.
+(export, play, history, screen), `extras` (sounds, voices, cache) and `serving` (serve);
+`options` has the options they share.
 """
 
-from . import extras, routines, session
+from . import extras, routines, serving, session
 from .app import cli, console, main
 
-__all__ = ["cli", "console", "extras", "main", "routines", "session"]
+__all__ = ["cli", "console", "extras", "main", "routines", "serving", "session"]

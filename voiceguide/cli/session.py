@@ -24,8 +24,8 @@ from .options import run_options
     "output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Audio file to write: .wav, .flac, .ogg, .mp3 or .m4a/.m4b (AAC; the last three with "
-    "chapters).",
+    help="Audio file to write: .wav, .flac, .ogg, .mp3, or .m4a/.m4b (AAC with a cover); all "
+    "but .wav with chapters.",
 )
 @click.option(
     "--transcript",
