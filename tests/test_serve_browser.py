@@ -3,26 +3,21 @@ by Selenium through the system's chromedriver (never a downloaded one)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from .serving import Served, serving, wait_until
 
 pytestmark = pytest.mark.speech
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
-    pytest.skip(
-        "needs Debian's chromium and chromium-driver (scripts/setup)", allow_module_level=True
-    )
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+"""Debian's chromium and chromium-driver, installed by scripts/setup."""
 
 SCREENSHOTS = Path(__file__).parent.parent / ".screenshots"
 """Where the 360 px screenshots are left to be looked at (ignored by git)."""
