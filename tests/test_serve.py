@@ -255,3 +255,26 @@ def test_ctrl_c_stops_it_at_once_and_a_kept_token_stays(tmp_path: Path) -> None:
     assert f'serve_token = "{tokens[0]}"' in (tmp_path / "voiceguide" / "config.toml").read_text()
     with serving(tmp_path) as server:  # without --keep-token: a new one each time
         assert server.token != tokens[0]
+
+
+def test_on_the_home_network_it_prints_the_url_and_a_qr_code(run, monkeypatch) -> None:
+    """--host 0.0.0.0 without binding it: the server is a stand-in that stops at once."""
+    from voiceguide import serve
+
+    class Stopped:
+        server_address = ("0.0.0.0", 8765)
+
+        def serve_forever(self, poll_interval: float) -> None:
+            raise KeyboardInterrupt
+
+        def server_close(self) -> None:
+            pass
+
+    monkeypatch.setattr(serve, "start", lambda host, port, site: Stopped())
+    monkeypatch.setattr("socket.gethostbyname_ex", lambda name: (name, [], ["192.0.2.7"]))
+    result = run("serve", "--host", "0.0.0.0", "--engine", "espeak")
+    assert result.status == 130
+    url = result.out.splitlines()[0].split()[-1]
+    assert url.startswith("http://192.0.2.7:8765/") and len(url.split("/")[3]) == 32
+    assert "▀" in result.out or "█" in result.out  # the QR code, in half blocks
+    assert "Anyone on this network with the address can listen" in result.err

@@ -25,7 +25,8 @@ SCREENSHOTS = Path(__file__).parent.parent / ".screenshots"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serving(tmp_path_factory.mktemp("config")) as server:
+    # a pace of its own: audio not made yet by another test, so the page shows its making
+    with serving(tmp_path_factory.mktemp("config"), "--pace", "0.9") as server:
         yield server
 
 
@@ -85,6 +86,13 @@ def test_the_first_page_lists_the_routines(served: Served, browser: WebDriver) -
     screenshot(browser, "index")
     links["Shoulder roll"].click()
     assert browser.find_element(By.TAG_NAME, "h1").text == "Shoulder roll"
+    # not made yet: a progress bar, then the page again with the player once it is made
+    progress = browser.find_element(By.CSS_SELECTOR, "#making progress")
+    assert browser.find_element(By.CSS_SELECTOR, "label[for=made]").text == "Made so far"
+    assert progress.get_attribute("max") == "1"
+    assert no_sideways_scroll(browser)
+    screenshot(browser, "making")
+    wait_until(lambda: browser.find_elements(By.TAG_NAME, "audio"), seconds=180)
 
 
 def audio_state(browser: WebDriver) -> dict:
