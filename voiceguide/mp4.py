@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 BIT_RATE_PER_CHANNEL = 48_000
 """Speech at the render rate: ffmpeg's AAC at 48 kb/s a channel (docs/export.md)."""
+CODER = "fast"
+"""FFmpeg's AAC coder: "fast" encodes a routine 2.8 times as fast as the default "twoloop",
+and nearer the original (docs/export.md)."""
 BRANDS = {".m4a": "M4A ", ".m4b": "M4B "}
 """The major brand: M4B is what Apple Books takes for an audiobook, with its chapters."""
 LAYOUTS = {1: "mono", 2: "stereo"}
@@ -78,6 +81,7 @@ def _write(
             rate=SAMPLE_RATE,
             layout=LAYOUTS[channels],
             bit_rate=BIT_RATE_PER_CHANNEL * channels,
+            options={"aac_coder": CODER},
         )
         picture = out.add_mux_stream("png", width=cover.width, height=cover.height)
         picture.disposition = Disposition.attached_pic
