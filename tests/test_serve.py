@@ -278,3 +278,16 @@ def test_on_the_home_network_it_prints_the_url_and_a_qr_code(run, monkeypatch) -
     assert url.startswith("http://192.0.2.7:8765/") and len(url.split("/")[3]) == 32
     assert "▀" in result.out or "█" in result.out  # the QR code, in half blocks
     assert "Anyone on this network with the address can listen" in result.err
+
+
+def test_a_config_gone_wrong_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    with serving(tmp_path) as server:
+        (tmp_path / "voiceguide" / "config.toml").write_text("rate = 5000\n")
+        status, _, body = server.get("r/shoulder-roll")
+        assert status == 500
+        assert body.decode().endswith("rate: must be words per minute from 60 to 400, got 5000\n")
+        assert server.get("")[0] == 500
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(5) == 130
+        assert server.process.stderr is not None
+        assert "Traceback" not in server.process.stderr.read()

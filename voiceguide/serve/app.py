@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import secrets
 import socket
@@ -57,6 +58,9 @@ class Site:
     exports: Exports
 
 
+_log = logging.getLogger("voiceguide.serve")
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     """Ctrl-C stops at once: no waiting for a phone that still holds a connection."""
@@ -67,6 +71,9 @@ class Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.site = site
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke before its request was read: nothing to say."""
 
 
 def start(host: str, port: int, site: Site) -> Server:
@@ -135,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _answer(self, body: bool) -> None:
+        """The token first, then the route; what goes wrong is one line, never a traceback
+        (a routine of the user's that cannot be read, say)."""
         self.body = body
         try:
             parts = self._parts()
@@ -142,6 +151,18 @@ class Handler(BaseHTTPRequestHandler):
             parts = None
         if parts is None:
             return self._refuse()
+        try:
+            self._route(parts)
+        except VoiceguideError as exc:
+            self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR, f"{exc}\n")
+        except ConnectionError:
+            pass  # the phone went away
+        except Exception as exc:
+            where = "/".join(parts)  # not the token
+            _log.warning(f"serve: {self.command} /{where}: {exc!r}")
+            self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR, "something went wrong\n")
+
+    def _route(self, parts: list[str]) -> None:
         site = self.server.site
         base = f"/{site.token}"
         if parts in ([], [""]):
