@@ -1,7 +1,6 @@
 """M4A and M4B exports read back by ffprobe and ffmpeg: AAC, a chapter per section with its
 title, tags, the chart as cover art, and the WAV's length to the sample."""
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -11,31 +10,11 @@ import pytest
 from voiceguide import api
 from voiceguide.timeline import Timeline
 
-from .conftest import ROUTINES
+from .conftest import ROUTINES, probe
 
 SHORT = str(ROUTINES / "short.toml")
 ESPEAK = api.Options(engine="espeak")
 pytestmark = pytest.mark.speech
-
-
-def probe(path: Path) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_format",
-            "-show_streams",
-            "-show_chapters",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")
