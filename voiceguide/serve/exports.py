@@ -48,6 +48,13 @@ class Status:
 
 
 READY = Status("ready", 1.0)
+_MAKING = threading.Event()
+"""Set while a worker is making an export."""
+
+
+def making() -> bool:
+    """Whether an export is being made now (the process then ends without teardown)."""
+    return _MAKING.is_set()
 
 
 def folder() -> Path:
@@ -131,6 +138,7 @@ class Exports:
     def _work(self) -> None:
         while True:
             name, key, job = self._jobs.get()
+            _MAKING.set()
             try:
                 self._make(name, key, job)
                 status = READY
@@ -140,6 +148,8 @@ class Exports:
                 if not isinstance(exc, VoiceguideError):
                     _log.warning(f"serve: {name}: {type(exc).__name__}: {exc}")
                 status = Status("failed", error=str(exc).splitlines()[0] if str(exc) else "")
+            finally:
+                _MAKING.clear()
             with self._lock:
                 self._status[(key, job)] = status
                 self._done[(key, job)].set()
