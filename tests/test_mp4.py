@@ -1,8 +1,10 @@
 """M4A and M4B exports read back by ffprobe and ffmpeg: AAC, a chapter per section with its
 title, tags, the chart as cover art, and the WAV's length to the sample."""
 
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,52 @@ def test_an_unknown_format_names_m4a_and_m4b(run, tmp_path: Path) -> None:
     assert result.status == 2
     assert ".m4a, .m4b" in result.err
     assert not list(tmp_path.iterdir())
+
+
+def test_an_interrupted_m4a_export_leaves_nothing_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """Ctrl-C while FFmpeg writes: the old file stays as it was, no temporary file is left."""
+    import signal
+
+    from .test_faults import environment, finish, long_quiet, start
+
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "routine.m4b"
+    target.write_bytes(b"the old export")
+    command = ["export", str(long_quiet(tmp_path)), "-o", str(target), "--engine", "espeak"]
+    process = start(command, environment(tmp_path), tmp_path)
+    end = time.monotonic() + 60
+    while not any(p.lstat().st_size for p in out.glob(".routine.m4b.*")):
+        assert process.poll() is None and time.monotonic() < end, "never wrote audio"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)
+    status, _, err = finish(process)
+    assert status == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    assert [p.name for p in out.iterdir()] == ["routine.m4b"]
+    assert target.read_bytes() == b"the old export"
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE: a write past the limit fails with EFBIG, as on a disk that fills up."""
+    import resource
+
+    from .test_faults import environment, voiceguide
+
+    target = tmp_path / "short.m4a"
+    target.write_bytes(b"the old export")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    env = environment(tmp_path, XDG_CACHE_HOME=os.environ["XDG_CACHE_HOME"])
+    args = ["export", SHORT, "-o", str(target), "--engine", "espeak"]
+    status, out, err = voiceguide(args, env, tmp_path, preexec_fn=limit_file_size)
+    assert (status, out) == (1, ""), err
+    expected = r"(warning: not caching speech: cannot write to .*: File too large\n)?"  # cold
+    expected += re.escape(
+        f"error: {target}: could not write the export (File too large); nothing was written\n"
+    )
+    assert re.fullmatch(expected, err), err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".m4a") == ["short.m4a"]
+    assert not list(tmp_path.glob(".short.m4a.*"))
+    assert target.read_bytes() == b"the old export"
