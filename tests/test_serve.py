@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .serving import ARGS, Served, environment, serving
+from .serving import ARGS, Served, environment, serving, wait_until
 
 pytestmark = pytest.mark.speech
 ROLL = "r/shoulder-roll"
@@ -295,3 +295,22 @@ def test_a_config_gone_wrong_is_one_line_not_a_traceback(tmp_path: Path) -> None
         assert server.process.wait(5) == 130
         assert server.process.stderr is not None
         assert "Traceback" not in server.process.stderr.read()
+
+
+def test_an_export_that_fails_says_why_on_the_page(tmp_path: Path) -> None:
+    """A bed the config names but that is not there: the listing still works, the page
+    follows the export, and its status says what went wrong."""
+    with serving(tmp_path) as server:
+        (tmp_path / "voiceguide" / "config.toml").write_text('ambience = "rain.wav"\n')
+        status, _, body = server.get(ROLL)
+        assert status == 200 and b"<progress" in body
+        answers = []
+
+        def failed() -> bool:
+            answers.append(json.loads(server.get(f"{ROLL}/status")[2]))
+            return answers[-1]["state"] == "failed"
+
+        wait_until(failed, seconds=60)
+        assert "rain.wav" in answers[-1]["error"]
+        status, _, body = server.get(f"{ROLL}/audio.m4a")
+        assert status == 500 and b"rain.wav" in body

@@ -131,7 +131,10 @@ class Handler(BaseHTTPRequestHandler):
     def _parts(self) -> list[str] | None:
         """The path's segments after the token, decoded; None without the right token."""
         path = urlsplit(self.path).path
-        segments = [unquote(s, errors="strict") for s in path.split("/")[1:]]
+        try:
+            segments = [unquote(s, errors="strict") for s in path.split("/")[1:]]
+        except UnicodeDecodeError:  # overlong or broken UTF-8: no name of ours
+            return None
         if not segments or not matches(segments[0], self.server.site.token):
             return None
         return segments[1:]
@@ -145,10 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         """The token first, then the route; what goes wrong is one line, never a traceback
         (a routine of the user's that cannot be read, say)."""
         self.body = body
-        try:
-            parts = self._parts()
-        except UnicodeDecodeError:
-            parts = None
+        parts = self._parts()
         if parts is None:
             return self._refuse()
         try:
@@ -195,10 +195,9 @@ class Handler(BaseHTTPRequestHandler):
         status = exports.status(name, key, "audio")
         if status.state == "ready":
             body = page.routine(listing, base, exports.made(key))
-        else:
-            if status.state != "failed":
-                exports.request(name, key, "audio")
-            body = page.routine(listing, base, None, status.error)
+        else:  # made now (a failed one is tried again); the page follows its progress
+            exports.request(name, key, "audio")
+            body = page.routine(listing, base, None)
         self._send_page(listing.title, body)
 
     def _status(self, name: str) -> None:

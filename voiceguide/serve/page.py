@@ -66,9 +66,7 @@ def index(listings: list[Listing], base: str, feed_url: str) -> str:
     )
 
 
-def routine(
-    listing: Listing, base: str, made: dict[str, Any] | None, error: str | None = None
-) -> str:
+def routine(listing: Listing, base: str, made: dict[str, Any] | None) -> str:
     """A routine's page: the player, the caption of the moment, the chapters, the chart and
     downloads once its audio is made; until then, how far the making has come."""
     top = (
@@ -79,9 +77,7 @@ def routine(
     )
     if made is None:
         said = (
-            f'<span data-said class="error">Could not make the audio: {_e(error)}</span>'
-            if error
-            else "<span data-said>Making the audio of this routine with your settings; "
+            "<span data-said>Making the audio of this routine with your settings; "
             "this page plays it as soon as it is ready.</span>"
         )
         return top + (
