@@ -314,3 +314,29 @@ def test_an_export_that_fails_says_why_on_the_page(tmp_path: Path) -> None:
         assert "rain.wav" in answers[-1]["error"]
         status, _, body = server.get(f"{ROLL}/audio.m4a")
         assert status == 500 and b"rain.wav" in body
+
+
+def test_one_export_at_a_time(tmp_path: Path) -> None:
+    """Two routines asked for at once: the second waits, queued, until the first is made."""
+    from .serving import TECHNIQUE
+
+    folder = tmp_path / "voiceguide" / "techniques"
+    folder.mkdir(parents=True)
+    other = TECHNIQUE.replace("Shoulder roll", "Other roll").replace("6 }", "7 }")
+    (folder / "other-roll.toml").write_text(other)
+    with serving(tmp_path, "--pace", "1.1") as server:  # audio no other test has made
+        for name in ("shoulder-roll", "other-roll"):
+            assert server.get(f"r/{name}")[0] == 200
+        seen = []
+
+        def both_made() -> bool:
+            states = tuple(
+                json.loads(server.get(f"r/{name}/status")[2])["state"]
+                for name in ("shoulder-roll", "other-roll")
+            )
+            seen.append(states)
+            return states == ("ready", "ready")
+
+        wait_until(both_made, seconds=120, step=0.05)
+    assert ("making", "making") not in seen
+    assert ("making", "queued") in seen  # the second waited for the first
