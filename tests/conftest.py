@@ -4,6 +4,7 @@ device that plays nothing."""
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -127,3 +128,24 @@ def decode(path: Path) -> np.ndarray:
     )
     assert result.stderr == b"", result.stderr.decode(errors="replace")
     return np.frombuffer(result.stdout, dtype="<i2").reshape(-1, count)
+
+
+def probe(path: Path) -> dict:
+    """ffprobe's format, streams and chapters of the file, as JSON."""
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-show_chapters",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return json.loads(out)

@@ -1,8 +1,6 @@
 """Exports checked with ffmpeg and ffprobe: decoders we did not write."""
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,30 +11,10 @@ from voiceguide.clip import SAMPLE_RATE
 from voiceguide.render import Renderer, render
 from voiceguide.timeline import Timeline, ms_to_samples
 
-from .conftest import ROUTINES, decode
+from .conftest import ROUTINES, decode, probe
 
 SHORT = str(ROUTINES / "short.toml")
 pytestmark = pytest.mark.speech
-
-
-def probe(path: Path) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_format",
-            "-show_streams",
-            "-show_chapters",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,7 @@ CONFIG_KEYS = (
     "mono",
     "listen",
     "mic",
+    "serve_token",
 )
 """Every key the config file may hold; any other is a typo, and is warned about."""
 

@@ -40,12 +40,16 @@ Progress = Callable[[int, int], None]
 """Called with (milliseconds written, total milliseconds)."""
 
 
+MP4 = (".m4a", ".m4b")
+"""AAC in MP4 with chapters and a cover, written by mp4.py (FFmpeg through PyAV)."""
+
+
 def check_targets(audio: Path, transcript: Path | None = None, *, force: bool = False) -> None:
     """Refuse unknown formats, and places we cannot or should not write, before any work."""
-    if audio.suffix.lower() not in FORMATS:
+    if audio.suffix.lower() not in (*FORMATS, *MP4):
         raise UsageError(
             f"{audio}: unknown audio format {audio.suffix or '(none)'!r}; "
-            f"use one of {', '.join(FORMATS)}"
+            f"use one of {', '.join((*FORMATS, *MP4))}"
         )
     if transcript is not None and transcript.suffix.lower() not in TRANSCRIPTS:
         raise UsageError(
@@ -110,8 +114,20 @@ def export(
     try:
         with contextlib.ExitStack() as stack:
             temp = stack.enter_context(atomic(audio))
-            _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress, channels)
-            _tag(temp, audio.suffix.lower(), timeline)
+            if audio.suffix.lower() in MP4:
+                from . import mp4
+
+                mp4.write(
+                    timeline,
+                    pcm_sections,
+                    temp,
+                    audio.suffix.lower(),
+                    channels=channels,
+                    progress=progress,
+                )
+            else:
+                _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress, channels)
+                _tag(temp, audio.suffix.lower(), timeline)
             if transcript is not None:
                 text = TRANSCRIPT_WRITERS[transcript.suffix.lower()](timeline)
                 # the transcript is renamed first: the audio's rename is the last step of all

@@ -104,12 +104,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 def console() -> None:
     """The `voiceguide` command: `main`, and when sound stopped at once is still draining
     (Ctrl-C, an error), the process ends without the interpreter's teardown, which cuts the
-    sound at once and cannot crash under simpleaudio's thread (sink._DRAINING)."""
+    sound at once and cannot crash under simpleaudio's thread (sink._DRAINING). So does
+    `serve` stopped while its worker makes an export: tearing down under the encoder's
+    thread would only add noise (native objects reported leaked)."""
     try:
         main()
     except SystemExit as exc:
         sink = sys.modules.get("voiceguide.sink")  # not imported: nothing was played
-        if sink is not None and sink.still_sounding():
+        exports = sys.modules.get("voiceguide.serve.exports")  # not imported: nothing served
+        if (sink is not None and sink.still_sounding()) or (
+            exports is not None and exports.making()
+        ):
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()

@@ -21,7 +21,7 @@ from .app import cli
     "--output",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write the sound NAME to a .wav, .flac, .ogg or .mp3 file.",
+    help="Write the sound NAME to a .wav, .flac, .ogg, .mp3, .m4a or .m4b file.",
 )
 @click.option("--force", is_flag=True, help="Replace a read-only file (it stays read-only).")
 def sounds_(name: str | None, play_it: bool, output: Path | None, force: bool) -> None:

@@ -24,7 +24,8 @@ from .options import LISTEN, MIC, RUN_OPTIONS, run_options
     "output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Audio file to write: .wav, .flac, .ogg or .mp3 (with chapters).",
+    help="Audio file to write: .wav, .flac, .ogg, .mp3, or .m4a/.m4b (AAC with a cover); all "
+    "but .wav with chapters.",
 )
 @click.option(
     "--transcript",
