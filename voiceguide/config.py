@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Problem, RoutineError
+from .errors import Problem, RoutineError, UsageError
 
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
@@ -253,16 +253,18 @@ def remember(key: str, value: Value, path: Path | None = None) -> None:
 def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
     """Set top-level keys in the user's config file, in one write. Everything else in it stays
     as written (comments, order, quoting, tables, keys we do not know), and the file is
-    replaced atomically, keeping its mode (`files.atomic`).
+    replaced atomically, keeping its mode, as every output is written (`files.replacing`); a
+    read-only config is left as it is (a PermissionError).
 
     Raises OSError when the file cannot be written, ValueError when it cannot be updated
     without changing anything else (the caller warns and goes on).
     """
+    import errno
     import json
 
     import tomlkit
 
-    from .files import atomic
+    from .files import ReadOnlyError, replacing
 
     path = path or config_path()
     raw = _read(path)
@@ -283,5 +285,9 @@ def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
     if canonical(written) != canonical(expected):  # never write what reads back differently
         raise ValueError(f"{path} could not be updated without changing other settings")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic(path) as temp:
-        temp.write_bytes((bom + updated).encode("utf-8"))
+    try:
+        with replacing(path) as temp:
+            temp.write_bytes((bom + updated).encode("utf-8"))
+    except UsageError as exc:  # a place we should not write: the caller warns and goes on
+        reason = "the file is read-only" if isinstance(exc, ReadOnlyError) else str(exc)
+        raise PermissionError(errno.EACCES, reason.removeprefix(f"{path}: "), str(path)) from exc
