@@ -151,9 +151,7 @@ def screen(run, monkeypatch: pytest.MonkeyPatch) -> Callable[[], object]:
     return answer
 
 
-def test_the_config_is_written_through_its_symlink_keeping_its_mode(
-    screen, tmp_path: Path
-) -> None:
+def test_the_config_is_written_through_its_symlink_keeping_its_mode(screen, tmp_path: Path) -> None:
     real = tmp_path / "dotfiles" / "voiceguide.toml"
     real.parent.mkdir()
     real.write_text("rate = 130\n")

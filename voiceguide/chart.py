@@ -165,8 +165,8 @@ def figure(timeline: Timeline) -> Figure:
     ]
     fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
     # the plot starts right of its widest label (tick and padding included), never cutting it
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    widest = max((label.get_window_extent(renderer).width for label in labels), default=0.0)
+    FigureCanvasAgg(fig)
+    widest = max((label.get_window_extent().width for label in labels), default=0.0)
     needed = (widest + 0.25 * DPI) / (WIDTH_IN * DPI)
     if needed > LEFT:
         fig.subplots_adjust(left=needed)

@@ -79,8 +79,7 @@ def check_output(path: Path, *, force: bool = False) -> None:
         raise UsageError(f"{path}: is not a regular file (a device, pipe or socket)")
     if not force and read_only(final):
         raise ReadOnlyError(
-            f"{path}: the file is read-only; to replace it anyway (it stays read-only), "
-            "use --force"
+            f"{path}: the file is read-only; to replace it anyway (it stays read-only), use --force"
         )
 
 
