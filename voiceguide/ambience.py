@@ -196,9 +196,7 @@ def _places(folders: Sequence[Path]) -> str:
     return " or ".join(str(f.resolve()) for f in folders) or "the routine's folder"
 
 
-def _load_file(
-    value: str, base: Sequence[Path], where: str, folders: Sequence[Path] | None
-) -> Bed:
+def _load_file(value: str, base: Sequence[Path], where: str, folders: Sequence[Path] | None) -> Bed:
     from .sounds import load_file
 
     given = Path(value).expanduser()
