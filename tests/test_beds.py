@@ -183,3 +183,35 @@ def test_a_192_khz_bed_is_resampled_as_a_stream(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     assert peak_mb < 130, f"{peak_mb:.0f} MB"
     assert len(decode(out)) > 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_float_bed_or_chime_with_samples_that_are_not_numbers_is_one_line(
+    run, routine_file, tmp_path: Path, bad: float
+) -> None:
+    x = 0.3 * np.sin(np.arange(48000 * 2) / 9)
+    x[4800] = bad
+    bed = tmp_path / "bad.wav"
+    sf.write(bed, x, 48000, "FLOAT")
+    result = run("export", SHORT, "-o", str(tmp_path / "o.wav"), "--ambience", str(bed))
+    assert result.status == 2 and result.err.count("\n") == 1
+    assert "holds samples that are not numbers (NaN or infinity)" in result.err
+    routine = routine_file(
+        'title = "Bell"\n[[technique]]\ntitle = "Ring"\nsteps = [{ chime = "bell.wav" }]\n'
+    )
+    sf.write(routine.parent / "bell.wav", x[:9600], 48000, "DOUBLE")
+    result = run("check", str(routine))
+    assert result.status == 2 and "holds samples that are not numbers" in result.err
+
+
+def test_a_chime_of_one_sample_plays(run, routine_file, tmp_path: Path) -> None:
+    routine = routine_file(
+        'title = "Bell"\n[[technique]]\ntitle = "Ring"\n'
+        'steps = [{ say = "Listen." }, { chime = "tick.wav" }]\n'
+    )
+    sf.write(routine.parent / "tick.wav", np.array([0.5]), 48000, "FLOAT")
+    assert run("show", str(routine), "--estimate").status == 0
+    out = tmp_path / "tick.flac"
+    result = run("export", str(routine), "-o", str(out), "--engine", "espeak")
+    assert result.status == 0, result.err
+    assert len(decode(out)) > 0

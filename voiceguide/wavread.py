@@ -92,6 +92,8 @@ def _mono_at_our_rate(audio: SoundFile) -> Clip:
     )
     out = []
     for block in audio.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
+        if not np.isfinite(block).all():
+            raise ValueError("holds samples that are not numbers (NaN or infinity)")
         mono = block.mean(axis=1, dtype=np.float32)
         out.append(mono if stream is None else stream.resample_chunk(mono))
     if stream is not None:

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import engines, memory, player, sections
+from . import engines, large, memory, player, sections
 from .core import ROOT, BenchError, Context, Row, scratch_folder, stderr, summary, table
 
 SECTIONS = {
@@ -25,6 +25,7 @@ SECTIONS = {
     "scale": sections.scale,  # 6
     "memory": memory.measure,  # 7
     "engines": engines.measure,  # 8 and 9
+    "large": large.measure,  # 10
     # 4 runs last: it renders in this process, and Linux passes a parent's peak memory on to
     # the children it starts, which would spoil the memory figures of sections 6 and 7
     "player": player.measure,
