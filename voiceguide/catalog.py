@@ -51,7 +51,7 @@ def user_folder() -> Path:
     return config_dir() / "techniques"
 
 
-def _user_paths() -> dict[str, Path]:
+def user_paths() -> dict[str, Path]:
     """Every technique file of the user's, by id: one listing of the folder (os.scandir's file
     types, no stat per file)."""
     try:
@@ -85,7 +85,7 @@ def user_techniques(known: Container[str] = ()) -> dict[str, Technique | None]:
     builtins = builtin_techniques()
     found: dict[str, Technique | None] = {}
     problems: list[Problem] = []
-    for tid, path in _user_paths().items():
+    for tid, path in user_paths().items():
         if tid in builtins:
             problems.append(
                 Problem(
@@ -117,7 +117,7 @@ def _read_user(tid: str, path: Path) -> Technique:
 def technique_ids() -> list[str]:
     """Every id `use` accepts, for messages: built-ins, then the user's (by file name only, so
     a broken user file does not hide the message being built)."""
-    return [*builtin_techniques(), *(t for t in _user_paths() if t not in builtin_techniques())]
+    return [*builtin_techniques(), *(t for t in user_paths() if t not in builtin_techniques())]
 
 
 def find_technique(tid: str) -> Technique | None:

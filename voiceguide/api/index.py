@@ -101,11 +101,11 @@ def user_entries(key: str, length_of: Callable[[Technique], int]) -> dict[str, K
     """Every user technique by id, as `list` shows it at the settings `key` names: from the
     index where the file is unchanged, else read (every problem raised, as `catalog.
     user_techniques` does) with `length_of` and kept for the next run."""
-    from ..catalog import _user_paths, user_techniques
+    from ..catalog import user_paths, user_techniques
 
     code = code_stamp()
     records = _load(code)
-    paths = _user_paths()
+    paths = user_paths()
     stamps = {tid: _stamp(file) for tid, file in paths.items()}
     known = {
         tid: entry
