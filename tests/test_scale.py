@@ -93,7 +93,9 @@ def test_list_reads_only_the_files_that_changed(run, many, parsed) -> None:
     )
 
 
-@pytest.mark.parametrize("damage", ["garbage", "wrong types", "a folder", "unwritable"])
+@pytest.mark.parametrize(
+    "damage", ["garbage", "wrong types", "a folder", "a fifo", "deep nesting", "unwritable"]
+)
 def test_a_damaged_index_changes_nothing_but_the_time(
     run, many, parsed, damage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,6 +112,11 @@ def test_a_damaged_index_changes_nothing_but_the_time(
     elif damage == "a folder":
         target.unlink()
         target.mkdir()
+    elif damage == "a fifo":
+        target.unlink()
+        os.mkfifo(target)
+    elif damage == "deep nesting":
+        target.write_text("[" * 100_000 + "]" * 100_000)
     else:
         (tmp_path / "not-a-folder").write_text("a file where the cache folder should be")
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))

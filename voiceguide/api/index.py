@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from ..language import Chime, Technique
 
 VERSION = 1
+MAX_BYTES = 64 << 20
+"""A larger index is not read (10,000 techniques take 1.7 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +62,13 @@ def _stamp(file: Path) -> list[int] | None:
 
 def _load(code: str) -> dict[str, Any]:
     """The index's records by id, or none if it is missing, damaged or from other code."""
-    try:
-        data = json.loads(path().read_bytes())
-    except (OSError, ValueError):
+    try:  # opened without waiting (a FIFO would), read only if a regular file of sane size
+        with os.fdopen(os.open(path(), os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+                return {}
+            data = json.loads(file.read(MAX_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("version") != VERSION or data.get("code") != code:
         return {}
