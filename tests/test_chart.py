@@ -103,8 +103,8 @@ def test_list_and_show_do_not_import_matplotlib() -> None:
     assert done.stdout.strip().endswith("False")
 
 
-def many_techniques(folder: Path, count: int, title: str = "Part") -> Path:
-    parts = [f'title = "{count} parts"', "transition = 0"]
+def many_techniques(folder: Path, count: int, title: str = "Part", name: str = "") -> Path:
+    parts = [f'title = "{name or f"{count} parts"}"', "transition = 0"]
     for n in range(count):
         parts += [
             "[[technique]]",
@@ -141,7 +141,7 @@ def test_a_chart_of_500_techniques_stays_within_its_size_and_draws_every_hold(
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_a_long_label_is_never_clipped(run, tmp_path: Path, suffix: str) -> None:
-    routine = many_techniques(tmp_path, 3, "W" * 90)
+    routine = many_techniques(tmp_path, 3, "W" * 90, "M" * 120)
     out = tmp_path / f"long{suffix}"
     result = run("show", str(routine), "--estimate", "--chart", str(out))
     assert result.status == 0, result.err

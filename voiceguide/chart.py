@@ -58,8 +58,9 @@ MAX_BANDS = 40
 last band among the rest, on the same time axis, so every event is still drawn where it
 happens and the picture stays readable (at most MAX_HEIGHT_PX tall; 500 bands were 31,000)."""
 MAX_HEIGHT_PX = round((MARGINS_IN + ROW_IN * MAX_BANDS) * DPI)
-LABEL_CHARS = 40
-"""A band's label (a section's title) is cut to this many characters, with an ellipsis."""
+LABEL_CHARS, TITLE_CHARS = 40, 60
+"""A band's label (a section's title), and the chart's title, are cut to this many characters,
+with an ellipsis: the widest letters still fit."""
 
 
 def check_target(path: Path, *, force: bool = False, inputs: Iterable[Path] = ()) -> None:
@@ -155,7 +156,7 @@ def figure(timeline: Timeline) -> Figure:
     axes.set_yticks([rows - 1 - i + 0.45 for i in range(rows)])
     labels = axes.set_yticklabels([band.label for band in bands], fontsize=8)
     axes.set_xlabel("minutes")
-    title = f"{_short(timeline.title, 2 * LABEL_CHARS)}  ({_length(timeline.duration)})"
+    title = f"{_short(timeline.title, TITLE_CHARS)}  ({_length(timeline.duration)})"
     axes.set_title(title, fontsize=11)
     axes.grid(axis="x", color="#dddddd", linewidth=0.5)
     axes.set_axisbelow(True)
