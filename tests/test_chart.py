@@ -101,3 +101,59 @@ def test_list_and_show_do_not_import_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().endswith("False")
+
+
+def many_techniques(folder: Path, count: int, title: str = "Part", name: str = "") -> Path:
+    parts = [f'title = "{name or f"{count} parts"}"', "transition = 0"]
+    for n in range(count):
+        parts += [
+            "[[technique]]",
+            f'title = "{title} {n}"',
+            f'steps = [{{ say = "Part {n}." }}, {{ hold = {120 if n == count - 1 else 3} }}]',
+        ]
+    path = folder / "many.toml"
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_chart_of_500_techniques_stays_within_its_size_and_draws_every_hold(
+    run, tmp_path: Path
+) -> None:
+    from matplotlib.image import imread
+
+    routine = many_techniques(tmp_path, 500)
+    out = tmp_path / "many.png"
+    result = run("show", str(routine), "--estimate", "--chart", str(out))
+    assert result.status == 0, result.err
+    image = imread(out)[:, :, :3]
+    assert image.shape[0] <= chart.MAX_HEIGHT_PX and image.shape[1] == chart.WIDTH_IN * chart.DPI
+    timeline = api.compile(str(routine), estimate_only=True)
+    fig = chart.figure(timeline)
+    axes = fig.axes[0]
+    height = fig.get_figheight() * fig.dpi
+    last = [e for e in timeline.sections[-2].events if e.kind == "hold"][-1]
+    y = chart.INTERVALS[0] + chart.INTERVALS[1] / 2  # the shared band, at the bottom
+    px, py = axes.transData.transform(((last.start + last.duration / 2) / 60_000, y))
+    assert np.allclose(
+        image[round(height - py), round(px)], hex_rgb(chart.COLOURS["hold"]), atol=0.02
+    ), "the last technique's hold is drawn where it happens"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_a_long_label_is_never_clipped(run, tmp_path: Path, suffix: str) -> None:
+    routine = many_techniques(tmp_path, 3, "W" * 90, "M" * 120)
+    out = tmp_path / f"long{suffix}"
+    result = run("show", str(routine), "--estimate", "--chart", str(out))
+    assert result.status == 0, result.err
+    timeline = api.compile(str(routine), estimate_only=True)
+    fig = chart.figure(timeline)
+    labels = fig.axes[0].get_yticklabels()
+    assert any(label.get_text().startswith("W" * 39 + "\u2026") for label in labels)
+    for label in [*labels, fig.axes[0].title]:
+        box = label.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= fig.get_figwidth() * fig.dpi, label.get_text()
+    if suffix == ".png":
+        from matplotlib.image import imread
+
+        image = imread(out)[:, :, :3]
+        assert np.allclose(image[:, :3], 1.0), "nothing drawn at the left edge"

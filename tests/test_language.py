@@ -208,7 +208,7 @@ def test_a_routine_may_bring_its_own_wav_from_its_folder(routine_file, tmp_path:
         ("escape.wav", "must be a file inside the routine's folder"),  # a link leading out
         ("missing.wav", "is not a sound we can play: No such file or directory"),
         ("text.wav", "is not a sound we can play: not a WAV file"),
-        ("float.wav", "is not a sound we can play: expected 16-bit"),
+        ("quad.wav", "is not a sound we can play: expected mono or stereo, got 4 channels"),
         ("cut.wav", "is not a sound we can play: truncated"),
     ],
 )
@@ -224,11 +224,11 @@ def test_own_sounds_outside_the_folder_or_not_audio_are_refused(
     (tmp_path / "text.wav").write_text("not audio at all")
     whole = _wav(tmp_path / "whole.wav").read_bytes()
     (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
-    with wave.open(str(tmp_path / "float.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
+    with wave.open(str(tmp_path / "quad.wav"), "wb") as w:
+        w.setnchannels(4)
+        w.setsampwidth(2)
         w.setframerate(8000)
-        w.writeframes(bytes(800))
+        w.writeframes(bytes(6400))
     with pytest.raises(RoutineError, match="technique 1, step 1, chime: ") as info:
         read_routine(_chime_routine(routine_file, sound))
     assert message in str(info.value)

@@ -38,6 +38,9 @@ FADE_IN_MS, FADE_OUT_MS = 4000, 4000
 """At the start of the routine, and at the end of its closing."""
 CROSSFADE_MS = 1000
 """A user's WAV: its last second crossfaded into its first, so the loop has no seam."""
+MIN_MS = 1000
+"""The shortest bed: a shorter loop repeats as a buzz, and BS.1770 cannot measure it (its
+blocks are 400 ms), so its level under the voice could not be set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +155,13 @@ def bed_dir() -> Path:
     return sound_dir() / "beds"
 
 
-def load(value: str, base: Sequence[Path], where: str, folders: Sequence[Path]) -> Bed | None:
+def load(
+    value: str, base: Sequence[Path], where: str, folders: Sequence[Path] | None
+) -> Bed | None:
     """The bed `value` names: off (None), a shipped bed, or a WAV file inside one of
-    `folders` (a relative path is relative to `base`'s first). `where` starts any error."""
+    `folders` (a relative path is relative to `base`'s first). `folders` None: anywhere (the
+    person typing the path chose it; a shared file must not reach out of its folders).
+    `where` starts any error."""
     if value == OFF:
         return None
     if value in BEDS:
@@ -164,7 +171,7 @@ def load(value: str, base: Sequence[Path], where: str, folders: Sequence[Path]) 
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         raise UsageError(
             f"{where}: unknown bed {value!r}{hint}; use one of {', '.join(BEDS)}, {OFF}, "
-            "or a .wav file in the routine's folder or the config folder"
+            + ("or a .wav file" if folders is None else "or a .wav file in " + _places(folders))
         )
     return _load_file(value, base, where, folders)
 
@@ -185,22 +192,28 @@ def _load_shipped(name: str) -> Bed:
     return _bed(name, x)
 
 
-def _load_file(value: str, base: Sequence[Path], where: str, folders: Sequence[Path]) -> Bed:
+def _places(folders: Sequence[Path]) -> str:
+    return " or ".join(str(f.resolve()) for f in folders) or "the routine's folder"
+
+
+def _load_file(value: str, base: Sequence[Path], where: str, folders: Sequence[Path] | None) -> Bed:
     from .sounds import load_file
 
-    allowed = [f.resolve() for f in folders]
-    path = Path(value) if Path(value).is_absolute() or not base else base[0] / value
-    path = path.resolve()
-    if not any(path.is_relative_to(f) for f in allowed):
-        raise UsageError(
-            f"{where}: {value!r} must be a .wav file inside " + " or ".join(str(f) for f in allowed)
-        )
+    given = Path(value).expanduser()
+    path = (given if given.is_absolute() or not base else base[0] / given).resolve()
+    if folders is not None and not any(path.is_relative_to(f.resolve()) for f in folders):
+        raise UsageError(f"{where}: {value!r} must be a .wav file inside {_places(folders)}")
     try:
         clip = load_file(path)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"{where}: {value!r} is not a sound we can play: {reason}") from exc
     x = np.frombuffer(clip.pcm, dtype="<i2").astype(np.float32) / 32768.0
+    if clip.duration_ms < MIN_MS:
+        raise UsageError(
+            f"{where}: {value!r} is too short to loop ({clip.duration_ms} ms); "
+            f"a bed must last at least {MIN_MS / 1000:g} s"
+        )
     return _bed(str(path), seamless(x))
 
 
@@ -222,5 +235,5 @@ def _bed(name: str, x: Floats) -> Bed:
 
     level, _ = measure(x)
     if not math.isfinite(level):
-        raise UsageError(f"{name}: the bed is silent")
+        raise UsageError(f"{name}: the bed is silent (quieter than BS.1770's -70 LUFS gate)")
     return Bed(name, x, level)

@@ -8,6 +8,8 @@ the usual opening and closing, so a single technique can be previewed, tried and
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,23 +56,41 @@ def user_folder() -> Path:
     return config_dir() / "techniques"
 
 
-def _user_paths() -> dict[str, Path]:
-    folder = user_folder()
+def user_paths() -> dict[str, Path]:
+    """Every technique file of the user's, by id: one listing of the folder (os.scandir's file
+    types, no stat per file)."""
     try:
-        return {p.stem: p for p in sorted(folder.glob("*.toml")) if p.is_file()}
+        with os.scandir(user_folder()) as entries:
+            found = [
+                Path(e.path)
+                for e in entries
+                if e.name.endswith(".toml") and e.is_file() and not e.name.startswith(".")
+            ]
     except OSError:
         return {}
+    return {p.stem: p for p in sorted(found)}
 
 
-def user_techniques() -> dict[str, Technique]:
-    """The user's technique files, read each time (they change while we run, in tests too).
+def user_path(tid: str) -> Path | None:
+    """The user's technique file of id `tid`, if there is one: looked up by its name alone,
+    not by listing a folder of thousands."""
+    if not tid or tid.startswith(".") or "/" in tid or "\\" in tid or "\0" in tid:
+        return None
+    path = user_folder() / f"{tid}.toml"
+    try:
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def user_techniques(known: Container[str] = ()) -> dict[str, Technique | None]:
+    """The user's technique files, read each time (they change while we run, in tests too),
+    except those in `known` (ids whose file is known to be good: None stands for them).
     Every problem in every file is reported, with the file's full path."""
-    from .language import read_technique
-
     builtins = builtin_techniques()
-    found: dict[str, Technique] = {}
+    found: dict[str, Technique | None] = {}
     problems: list[Problem] = []
-    for tid, path in _user_paths().items():
+    for tid, path in user_paths().items():
         if tid in builtins:
             problems.append(
                 Problem(
@@ -81,8 +101,11 @@ def user_techniques() -> dict[str, Technique]:
                 )
             )
             continue
+        if tid in known:
+            found[tid] = None
+            continue
         try:
-            found[tid] = read_technique(path, tid, str(path), folder=path.parent)
+            found[tid] = _read_user(tid, path)
         except RoutineError as exc:
             problems += exc.problems
     if problems:
@@ -90,20 +113,31 @@ def user_techniques() -> dict[str, Technique]:
     return found
 
 
+def _read_user(tid: str, path: Path) -> Technique:
+    from .language import read_technique
+
+    return read_technique(path, tid, str(path), folder=path.parent)
+
+
 def technique_ids() -> list[str]:
     """Every id `use` accepts, for messages: built-ins, then the user's (by file name only, so
     a broken user file does not hide the message being built)."""
-    return [*builtin_techniques(), *(t for t in _user_paths() if t not in builtin_techniques())]
+    return [*builtin_techniques(), *(t for t in user_paths() if t not in builtin_techniques())]
 
 
 def find_technique(tid: str) -> Technique | None:
-    """A technique by id: a built-in, else one of the user's."""
+    """A technique by id: a built-in, else one of the user's (that one file read, whatever
+    else is in the folder)."""
     builtin = builtin_techniques().get(tid)
     if builtin is not None:
         return builtin
-    if tid not in _user_paths():
-        return None
-    return user_techniques().get(tid)
+    path = user_path(tid)
+    return None if path is None else _read_user(tid, path)
+
+
+def is_technique(spec: str) -> bool:
+    """A technique id, built-in or the user's."""
+    return spec in builtin_techniques() or user_path(spec) is not None
 
 
 def single(technique: Technique, source: str) -> Routine:
@@ -143,7 +177,7 @@ def load_routine(spec: str) -> Routine:
         return read_routine(Path(spec))
     technique = find_technique(spec)
     if technique is not None:
-        return single(technique, str(_user_paths()[spec]))
+        return single(technique, str(user_folder() / f"{spec}.toml"))
     raise UsageError(f"no routine or technique {spec!r}{_choices(spec)}; or give a .toml path")
 
 
@@ -159,8 +193,8 @@ def source(spec: str) -> Source:
         path, kind = builtin_routines()[spec], "routine"
     elif spec in builtin_techniques():
         path, kind = LIBRARY / "techniques" / f"{spec}.toml", "technique"
-    elif not _looks_like_path(spec) and spec in _user_paths():
-        path, kind = _user_paths()[spec], "technique"
+    elif not _looks_like_path(spec) and (own := user_path(spec)) is not None:
+        path, kind = own, "technique"
     elif _looks_like_path(spec):
         path, kind = Path(spec), "routine"
     else:

@@ -310,17 +310,18 @@ def remember(key: str, value: Value, path: Path | None = None) -> None:
 def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
     """Set top-level keys in the user's config file, in one write. Everything else in it stays
     as written (comments, order, quoting, tables, keys we do not know, CRLF line endings),
-    and the file is replaced atomically, keeping its mode (`files.atomic`); a read-only file
-    is left alone, as an export leaves one.
+    and the file is replaced atomically, keeping its mode, as every output is written
+    (`files.replacing`); a read-only file is left alone, as an export leaves one.
 
     Raises OSError when the file cannot be written, ValueError when it is read-only or
     cannot be updated without changing anything else (the caller warns and goes on).
     """
+    import errno
     import json
 
     import tomlkit
 
-    from .files import atomic, read_only
+    from .files import ReadOnlyError, read_only, replacing
 
     path = path or config_path()
     if read_only(path):
@@ -348,5 +349,9 @@ def remember_all(values: Mapping[str, Value], path: Path | None = None) -> None:
     if canonical(written) != canonical(expected):  # never write what reads back differently
         raise ValueError(f"{path} could not be updated without changing other settings")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic(path) as temp:
-        temp.write_bytes((bom + updated).encode("utf-8"))
+    try:
+        with replacing(path) as temp:
+            temp.write_bytes((bom + updated).encode("utf-8"))
+    except UsageError as exc:  # a place we should not write: the caller warns and goes on
+        reason = "the file is read-only" if isinstance(exc, ReadOnlyError) else str(exc)
+        raise PermissionError(errno.EACCES, reason.removeprefix(f"{path}: "), str(path)) from exc

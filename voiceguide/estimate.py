@@ -8,6 +8,7 @@ The model is fitted to espeak-ng's real clips; `speech` says what `--rate` means
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -26,6 +27,7 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r" {2,}")
 
 
+@functools.lru_cache(maxsize=4096)  # the same phrases recur in every technique
 def clean_text(text: str) -> str:
     """What espeak-ng may see: no control characters (they are commands to it), no surrogates."""
     text = _WHITESPACE_CONTROLS.sub(" ", text)
@@ -71,6 +73,7 @@ TINY_BAND = (0.15, 3.5)
 estimate over 104 such texts, 8 rates and 3 repeats: a letter's name is one syllable or three."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _features(text: str) -> tuple[float, float, float, float, float]:
     numbers = _NUMBER.findall(text)
     symbols = len(_SPOKEN_SYMBOL.findall(text))

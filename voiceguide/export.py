@@ -1,16 +1,14 @@
 """Rendered sections -> audio files with tags and chapters, plus a synced transcript.
 
 Everything is written to a temporary file beside the target and renamed into place only when
-complete (`files.atomic`): an interrupted or failed export leaves nothing behind and never
-touches an existing file at the target path.
+complete (`files.replacing`, the way every file the program writes is written): an interrupted
+or failed export leaves nothing behind and never touches an existing file at the target path.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +17,7 @@ from mutagen import MutagenError
 
 from .clip import SAMPLE_RATE
 from .errors import ExportError, UsageError
-from .files import atomic, read_only, target
+from .files import check_not_input, check_output, replacing, target
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -57,44 +55,15 @@ def check_targets(audio: Path, transcript: Path | None = None, *, force: bool = 
             f"{transcript.suffix or '(none)'!r}; use one of {', '.join(TRANSCRIPTS)}"
         )
     for path in (audio, transcript):
-        if path is None:
-            continue
-        final = target(path)  # a symlink is written through, to the file it names
-        if not final.parent.is_dir():
-            raise UsageError(f"{path}: folder {str(final.parent)!r} does not exist")
-        try:
-            mode = final.stat().st_mode
-        except OSError:
-            continue  # a new file
-        if stat.S_ISDIR(mode):
-            raise UsageError(f"{path}: is a folder")
-        if not stat.S_ISREG(mode):
-            raise UsageError(f"{path}: is not a regular file (a device, pipe or socket)")
-        if not force and read_only(final):
-            raise UsageError(
-                f"{path}: the file is read-only; to replace it anyway (it stays read-only), "
-                "use --force"
-            )
+        if path is not None:
+            check_output(path, force=force)
     if transcript is not None and target(transcript) == target(audio):
         raise UsageError(f"{transcript}: is the audio file itself; choose another transcript")
 
 
 def check_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path]) -> None:
     """Refuse to write over a file the export reads: the routine, its sounds, the config."""
-    sources = list(inputs)
-    for output in outputs:
-        if output is None:
-            continue
-        for source in sources:
-            try:
-                same = os.path.samefile(output, source)  # through links, hard and symbolic
-            except OSError:
-                continue  # one of them does not exist: not the same file
-            if same:
-                raise UsageError(
-                    f"{output}: is one of the export's own inputs ({source}); "
-                    "write the export to another file"
-                )
+    check_not_input(outputs, inputs, "export")
 
 
 def export(
@@ -113,7 +82,7 @@ def export(
     check_targets(audio, transcript, force=force)
     try:
         with contextlib.ExitStack() as stack:
-            temp = stack.enter_context(atomic(audio))
+            temp = stack.enter_context(replacing(audio, force=force))
             if audio.suffix.lower() in MP4:
                 from . import mp4
 
@@ -131,7 +100,7 @@ def export(
             if transcript is not None:
                 text = TRANSCRIPT_WRITERS[transcript.suffix.lower()](timeline)
                 # the transcript is renamed first: the audio's rename is the last step of all
-                with atomic(transcript) as t:
+                with replacing(transcript, force=force) as t:
                     t.write_text(text, encoding="utf-8")
     except (OSError, RuntimeError, MutagenError) as exc:
         # mutagen re-raises an OSError as its own error; the OSError says what went wrong

@@ -1,10 +1,14 @@
-"""Writing the user's files: atomic, and the file replaced keeps what it was.
+"""Writing the user's files, the one way every output is written (exports, transcripts,
+charts, sounds, the config): checked first, atomic, and the file replaced keeps what it was.
 
-A file is written under a temporary name beside its target (through symlinks, to the file they
-name) and renamed onto it only when complete. The new file keeps the mode, owner and group of
-the one it replaces; a new file gets the mode the umask gives. A temporary name carries the pid
-of the process writing it, so one left by a killed process is known, and removed by the next
-write into that folder once its process is gone.
+`check_output` refuses, before any work, a place that cannot or should not be written: a
+missing folder, a folder, a device, pipe or socket, a read-only file (unless forced), and
+`check_not_input` a file the program reads. `replacing` writes under a temporary name beside
+the target (through symlinks, to the file they name) and renames it onto it only when complete.
+The new file keeps the mode, owner and group of the one it replaces; a new file gets the mode
+the umask gives. A temporary name carries the pid of the process writing it, so one left by a
+killed process is known, and removed by the next write into that folder once its process is
+gone; no other file is ever removed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from .errors import UsageError
 
 _PART = re.compile(r"\.(.+)\.(\d{1,10})\.([0-9a-f]{8})\.part", re.DOTALL)
 """A temporary file of ours: `.NAME.PID.TOKEN.part` (NAME cut short to fit)."""
@@ -53,6 +59,59 @@ def read_only(path: Path) -> bool:
     return not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
+class ReadOnlyError(UsageError):
+    """The target is a read-only file, and replacing it was not forced."""
+
+
+def check_output(path: Path, *, force: bool = False) -> None:
+    """Refuse, before any work, a place we cannot or should not write. `force` replaces a
+    read-only file (it stays read-only)."""
+    final = target(path)  # a symlink is written through, to the file it names
+    if not final.parent.is_dir():
+        raise UsageError(f"{path}: folder {str(final.parent)!r} does not exist")
+    try:
+        mode = final.stat().st_mode
+    except OSError:
+        return  # a new file
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path}: is a folder")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{path}: is not a regular file (a device, pipe or socket)")
+    if not force and read_only(final):
+        raise ReadOnlyError(
+            f"{path}: the file is read-only; to replace it anyway (it stays read-only), use --force"
+        )
+
+
+def check_not_input(
+    outputs: Iterable[Path | None], inputs: Iterable[Path], what: str = "export"
+) -> None:
+    """Refuse to write over a file the program reads (the routine, its sounds, the config):
+    `what` is the output's name in the message ("export", "chart")."""
+    sources = list(inputs)
+    for output in outputs:
+        if output is None:
+            continue
+        for source in sources:
+            try:
+                same = os.path.samefile(output, source)  # through links, hard and symbolic
+            except OSError:
+                continue  # one of them does not exist: not the same file
+            if same:
+                raise UsageError(
+                    f"{output}: is one of the {what}'s own inputs ({source}); "
+                    f"write the {what} to another file"
+                )
+
+
+@contextlib.contextmanager
+def replacing(path: Path, *, force: bool = False) -> Iterator[Path]:
+    """`check_output`, then `atomic`: the one way a user's file is written."""
+    check_output(path, force=force)
+    with atomic(path) as temp:
+        yield temp
+
+
 @contextlib.contextmanager
 def atomic(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`'s target, renamed onto it only if the block completes.
@@ -71,7 +130,8 @@ def atomic(path: Path) -> Iterator[Path]:
         _take_place(temp, final, fresh)
         os.replace(temp, final)
     finally:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a cleanup never hides what went wrong
+            temp.unlink(missing_ok=True)
 
 
 def _take_place(temp: Path, final: Path, fresh: int) -> None:

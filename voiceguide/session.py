@@ -18,9 +18,9 @@ def routine_key(spec: str | Routine, routine: Routine) -> str:
     """How the history names a routine, so `--resume` finds it again from any folder: a
     built-in's name or a technique id as given, a file by its absolute path."""
     if isinstance(spec, str):
-        from .catalog import builtin_routines, technique_ids
+        from .catalog import builtin_routines, is_technique
 
-        if spec in builtin_routines() or spec in technique_ids():
+        if spec in builtin_routines() or is_technique(spec):
             return spec
         return str(Path(spec).resolve())
     return str(routine.path.resolve()) if routine.path else routine.title

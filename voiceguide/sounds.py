@@ -8,12 +8,10 @@ those may need converting to our format, and are kept under their absolute path.
 from __future__ import annotations
 
 import difflib
-import wave
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
 
-from .clip import SAMPLE_RATE, Clip, read_wav
+from .clip import Clip, read_wav
 from .errors import UsageError, VoiceguideError
 
 NAMES: dict[str, str] = {
@@ -53,73 +51,14 @@ def _check_name(name: str) -> None:
     raise UsageError(f"unknown sound {name!r}; {hint}")
 
 
-MAX_FILE_S = 60
-"""Longest sound file a routine may bring: a chime, not a soundtrack."""
-RATES = (8000, 192_000)
-"""Sample rates a routine's sound may have (Hz)."""
-MAX_FILE_BYTES = MAX_FILE_S * RATES[1] * 2 * 2 + (1 << 20)
-"""The largest such file: 60 s of 16-bit stereo at the highest rate, and room for metadata."""
-
-
 @lru_cache(maxsize=64)
 def load_file(path: Path) -> Clip:
-    """A routine's own sound: a 16-bit PCM WAV, mono or stereo at any rate, made mono at ours.
-    Raises ValueError for anything else. Only a regular file is opened (a FIFO would wait for a
-    writer forever), and what its header claims is checked against the limits and against the
-    file's own size before anything is read (a header can claim billions of frames)."""
-    import os
-    import stat
+    """A routine's own sound or a user's bed: a WAV as another program writes it (any sample
+    format), mono or stereo at any rate from 8 to 192 kHz and up to a minute, made mono at
+    ours (see `wavread`). Raises ValueError (or OSError) for anything else."""
+    from .wavread import read
 
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        size = info.st_size
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if size > MAX_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_FILE_BYTES // 1_000_000} MB: not a short sound")
-        channels, rate, frames, pcm = _read_pcm(file, size)
-    if len(pcm) != frames * channels * 2:
-        raise ValueError(f"truncated: {len(pcm) // (2 * channels)} of {frames} frames")
-    if channels == 1 and rate == SAMPLE_RATE:
-        return Clip(pcm)
-    import numpy as np
-
-    x = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels).mean(axis=1)
-    if rate != SAMPLE_RATE:
-        n = max(1, round(len(x) * SAMPLE_RATE / rate))
-        x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
-    return Clip(np.round(x).astype("<i2").tobytes())
-
-
-def _read_pcm(file: BinaryIO, size: int) -> tuple[int, int, int, bytes]:
-    """(channels, rate, frames, samples) of an open WAV file of `size` bytes."""
-    try:
-        with wave.open(file, "rb") as w:
-            channels, width, rate, frames = (
-                w.getnchannels(),
-                w.getsampwidth(),
-                w.getframerate(),
-                w.getnframes(),
-            )
-            if width != 2 or channels not in (1, 2):
-                raise ValueError(
-                    f"expected 16-bit mono or stereo PCM, got {channels} channel(s)"
-                    f" of {8 * width}-bit"
-                )
-            low, high = RATES
-            if not low <= rate <= high:
-                raise ValueError(f"a sample rate of {rate} Hz; expected {low}-{high} Hz")
-            if not 0 < frames <= MAX_FILE_S * rate:
-                raise ValueError(f"must last from a moment to {MAX_FILE_S} s")
-            if frames * channels * 2 > size:
-                raise ValueError(
-                    f"truncated: its header claims {frames} frames, more than its {size} bytes hold"
-                )
-            pcm = w.readframes(frames)
-    except (wave.Error, EOFError) as exc:
-        raise ValueError(f"not a WAV file ({exc})") from exc
-    return channels, rate, frames, pcm
+    return read(path)
 
 
 @lru_cache(maxsize=len(NAMES))

@@ -150,15 +150,15 @@ def bed(
     routine: Routine, ambience: str | None = None, config: SoundConfig | None = None
 ) -> Bed | None:
     """The bed under the routine: `ambience` (from the command line: a name, "off", or a WAV
-    inside the routine's folder or the config folder), else the routine's, else the config's
-    (a WAV there is inside the config folder), else none. `config`: the config file's sound
+    wherever it is), else the routine's (a WAV inside its folder), else the config's (a WAV
+    inside the config folder), else none. `config`: the config file's sound
     settings, when the caller has read them already."""
     from .. import ambience as beds
     from ..config import config_dir, config_path, sound_config
 
     folders = [routine.path.parent] if routine.path else []
     if ambience is not None:
-        return beds.load(ambience, [Path.cwd()], "--ambience", [*folders, config_dir()])
+        return beds.load(ambience, [Path.cwd()], "--ambience", None)
     if routine.ambience is not None:
         return beds.load(routine.ambience, folders, f"{routine.source}: ambience", folders)
     value = (config or sound_config()).ambience

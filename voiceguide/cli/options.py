@@ -102,8 +102,8 @@ AMBIENCE = click.option(
     "--ambience",
     metavar="NAME|FILE.wav|off",
     default=None,
-    help="A calm bed under the routine that ducks under the voice: brown-noise, drone, a "
-    ".wav in the routine's or the config folder, or off. Default: the routine's, your "
+    help="A calm bed under the routine that ducks under the voice: brown-noise, drone, any "
+    ".wav file, or off. Default: the routine's, your "
     "config's, or off.",
 )
 AMBIENCE_LEVEL_OPTION = click.option(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import api
-from ..errors import ExitStatus, RoutineError
+from ..errors import ExitStatus, RoutineError, UsageError
 from .app import _clock, _echo_json, _length, _warn, cli
 from .options import DETAIL, PACE, RATE, SPOKEN_OPTIONS, run_options
 
@@ -55,6 +55,9 @@ def _entry(item: api.Entry) -> str:
     default=None,
     help="Draw the timeline into FILE.png or FILE.svg instead of printing it.",
 )
+@click.option(
+    "--force", is_flag=True, help="Replace a read-only --chart file (it stays read-only)."
+)
 def show(
     routine: str,
     options: api.Options,
@@ -62,6 +65,7 @@ def show(
     estimate: bool,
     source: bool,
     chart: Path | None,
+    force: bool,
 ) -> None:
     """Show the compiled timeline of ROUTINE: time, kind, text, technique.
 
@@ -79,14 +83,18 @@ def show(
             click.echo(f'# save a changed copy as {user_folder()}/NAME.toml, then use = "NAME"')
         click.echo(found.text, nl=not found.text.endswith("\n"))
         return
+    if force and chart is None:
+        raise UsageError("--force: nothing to replace without --chart FILE")
+    loaded = api.load(routine)
+    inputs = api.input_files(loaded) if chart is not None else []
     if chart is not None:
         from .. import chart as charts
 
-        charts.check_target(chart)  # before any synthesis
-    timeline = api.compile(routine, options, estimate_only=estimate)
+        charts.check_target(chart, force=force, inputs=inputs)  # before any synthesis
+    timeline = api.compile(loaded, options, estimate_only=estimate)
     _warn(timeline)
     if chart is not None:
-        charts.write(timeline, chart)
+        charts.write(timeline, chart, force=force, inputs=inputs)
         click.echo(f"wrote {chart} ({_length(timeline.duration)})")
         return
     if as_json:
