@@ -58,6 +58,10 @@ def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     class Player:
         quitting = False
+        quiet = None  # not listening
+
+        def __init__(self) -> None:
+            self.on_control: list[object] = []
 
         def run(self, *_: object) -> None:
             played.append("run")

@@ -271,11 +271,11 @@ class Tty(io.StringIO):
 @pytest.mark.parametrize(("estimated", "total"), [(True, "~16:41"), (False, "16:59")])
 def test_the_play_status_shows_the_same_length(estimated: bool, total: str) -> None:
     from voiceguide.player.status import Status
-    from voiceguide.terminal import status_printer
+    from voiceguide.terminal import StatusPrinter
 
     out = Tty()
     ms = 1_001_000 if estimated else 1_018_600  # 16:41.0, and 16:58.6 (show rounds: 16:59)
-    status_printer(out)(Status("Self-hug", "hold", 5, 65_400, ms, False, estimated))
+    StatusPrinter(out)(Status("Self-hug", "hold", 5, 65_400, ms, False, estimated))
     assert f"1:05/{total}  Self-hug" in out.getvalue()
 
 

@@ -120,7 +120,7 @@ def test_an_unknown_config_key_is_warned_with_the_closest(run) -> None:
     assert warnings(result) == [
         f"warning: {config_path()}: voise: unknown setting, ignored (did you mean 'voice'?); "
         "settings: rate, voice, volume, engine, pace, detail, screened, screened_on, "
-        "cache_limit_mb, ambience, ambience_level, loudness, mono"
+        "cache_limit_mb, ambience, ambience_level, loudness, mono, listen, mic, serve_token"
     ]
     config_path().write_text('voice = "en-us"\nrate = 140\nscreened = true\n')
     assert warnings(run("check", "self-hug")) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-LIST_ALL_UP_TO = 15
+LIST_ALL_UP_TO = 20
 """More valid names than this are not listed whole: only the closest few."""
 
 
