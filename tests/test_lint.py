@@ -289,6 +289,10 @@ def test_play_prints_the_warnings_before_it_starts(run, routine_file, monkeypatc
 
     class Player:
         quitting = False
+        quiet = None  # not listening
+
+        def __init__(self) -> None:
+            self.on_control: list[object] = []
 
         def run(self, *_: object) -> None:
             pass
