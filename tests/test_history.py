@@ -664,3 +664,83 @@ def test_history_json_is_exact_on_an_ascii_stream() -> None:
     )
     (session,) = json.loads(done.stdout.decode("ascii"))["sessions"]
     assert (session["title"], session["technique_title"]) == (title, "Épaule")
+
+
+def test_voice_commands_and_a_safety_pause_are_counted_and_kept(
+    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands said (put on the player's controls as the listener does) print `heard:` and
+    are counted in the row; "it hurts" keeps what came of it: here, carrying on."""
+    from voiceguide import player
+
+    made: list[player.Controls] = []
+
+    class Recorded(player.Controls):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(player, "Controls", Recorded)
+
+    def say(command: player.Control) -> Callable[[], None]:
+        return lambda: made[0].put(command, "voice")
+
+    at = starts(three)
+    device.at(at["Second"] + 1.5, say("hurts"))
+    device.at(at["Second"] + 30, say("continue"))
+    device.at(at["Second"] + 40, say("next"))
+    result = play(run, three)
+    assert result.status == 0, result.err
+    assert [line for line in result.out.splitlines() if line.startswith("heard:")] == [
+        "heard: hurts",
+        "heard: continue",
+        "heard: next",
+    ]
+    (row,) = rows()
+    assert (row["commands"], row["safety"], row["outcome"]) == (3, "continued", "finished")
+    shown = run("history")
+    assert "finished; it hurt: carried on; 3 said" in shown.out
+    listed = json.loads(run("history", "--json").out)["sessions"][0]
+    assert (listed["commands"], listed["safety"]) == (3, "continued")
+
+
+def test_ending_in_the_safety_pause_is_kept(
+    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voiceguide import player
+
+    made: list[player.Controls] = []
+
+    class Recorded(player.Controls):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(player, "Controls", Recorded)
+    at = starts(three)
+    device.at(at["Second"] + 1.5, lambda: made[0].put("hurts", "voice"))
+    device.at(at["Second"] + 20, lambda: made[0].put("stop", "voice"))
+    assert play(run, three).status == 0
+    (row,) = rows()
+    assert (row["commands"], row["safety"], row["outcome"]) == (2, "stopped", "quit")
+
+
+def test_a_database_of_the_first_schema_gains_the_new_columns(run) -> None:
+    """A history written before voice commands is migrated in place: its rows read back with
+    no commands and no safety pause."""
+    path = history.database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.executescript(history.MIGRATIONS[0])
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (1)")
+        connection.execute(
+            "INSERT INTO sessions (routine, title, routine_hash, started, ended, techniques, "
+            "outcome) VALUES ('floor', 'Floor', 'abc', ?, ?, 2, 'finished')",
+            (BASE.isoformat(), (BASE + datetime.timedelta(minutes=9)).isoformat()),
+        )
+    listed = json.loads(run("history", "--json").out)["sessions"]
+    assert [(s["title"], s["commands"], s["safety"]) for s in listed] == [("Floor", 0, None)]
+    with sqlite3.connect(path) as connection:
+        version = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+    assert version == (len(history.MIGRATIONS),)

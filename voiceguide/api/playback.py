@@ -118,6 +118,8 @@ def playing(
         recorder = session.recorder(spec, routine, settings, start_at) if record else None
         if recorder is not None:
             player.on_section = recorder.entered
+            player.on_control.append(recorder.heard)
+            player.on_safety.append(recorder.hurt)
         try:
             yield player
         except BaseException as exc:

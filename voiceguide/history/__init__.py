@@ -26,7 +26,7 @@ from .queries import (
     streak,
     summary,
 )
-from .rows import SHOWN, Outcome, Session, ending, routine_hash
+from .rows import SHOWN, Outcome, Safety, Session, ending, routine_hash
 
 __all__ = [
     "BUSY_MS",
@@ -37,6 +37,7 @@ __all__ = [
     "Journal",
     "Outcome",
     "Recorder",
+    "Safety",
     "Session",
     "Summary",
     "database_path",

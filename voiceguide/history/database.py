@@ -38,6 +38,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sessions_started ON sessions (started);
     """,
+    """
+    ALTER TABLE sessions ADD COLUMN commands INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN safety TEXT;
+    """,
 )
 """The schema, one step per version: version N is MIGRATIONS[:N] applied in order."""
 

@@ -11,10 +11,11 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast, get_args
 
 from . import clock
 from .database import _connect, _reason, database_path
-from .rows import Outcome
+from .rows import Outcome, Safety
 
 _log = logging.getLogger("voiceguide.history")
 
@@ -55,6 +56,14 @@ class Journal:
     def reached(self, technique: int, title: str | None) -> None:
         """The listener is now in this technique (the one before it is over)."""
         self._update("technique = ?, technique_title = ?", technique, title)
+
+    def said(self, commands: int) -> None:
+        """Voice commands heard so far."""
+        self._update("commands = ?", commands)
+
+    def hurt(self, safety: Safety) -> None:
+        """What came of an "it hurts", so far."""
+        self._update("safety = ?", safety)
 
     def end(self, outcome: Outcome) -> None:
         self._found()
@@ -107,6 +116,9 @@ class Recorder:
     """Every technique's title, in order."""
     path: Path | None = None
     journal: Journal | None = None
+    commands: int = 0
+    """Voice commands heard."""
+    safety: Safety | None = None
 
     def entered(self, section: int) -> None:
         """The player entered section `section` (0: the opening; then the techniques played,
@@ -125,6 +137,10 @@ class Recorder:
                 first_technique=self.first_technique,
                 techniques=len(self.titles),
             )
+            if self.commands:
+                self.journal.said(self.commands)
+            if self.safety:
+                self.journal.hurt(self.safety)
         if section == 0:
             return
         n = self.first_technique - 1 + section
@@ -133,6 +149,21 @@ class Recorder:
     @property
     def recording(self) -> bool:
         return self.journal is not None and self.journal.recording
+
+    def heard(self, control: str, source: str) -> None:
+        """A control acted on (player.on_control): voice commands are counted."""
+        if source == "voice":
+            self.commands += 1
+            if self.journal is not None:
+                self.journal.said(self.commands)
+
+    def hurt(self, safety: str) -> None:
+        """What came of an "it hurts" (player.on_safety): paused, continued or stopped."""
+        if safety not in get_args(Safety):
+            raise ValueError(f"no such safety outcome: {safety!r}")
+        self.safety = cast(Safety, safety)
+        if self.journal is not None:
+            self.journal.hurt(self.safety)
 
     def end(self, outcome: Outcome) -> None:
         if self.journal is not None:

@@ -43,6 +43,8 @@ SHOWN: dict[str, str] = {
     "device-lost": "device lost",
 }
 """How `voiceguide history` names each outcome."""
+Safety = Literal["paused", "continued", "stopped"]
+"""After "it hurts": still in the safety pause (the session ended there), or what was said."""
 
 
 def routine_hash(path: Path | None, fallback: str) -> str:
@@ -77,6 +79,10 @@ class Session:
     technique_title: str | None
     techniques: int
     outcome: Outcome
+    commands: int = 0
+    """Voice commands heard and acted on."""
+    safety: Safety | None = None
+    """What came of an "it hurts" (None: nothing hurt)."""
 
     @property
     def minutes(self) -> float:
@@ -103,6 +109,8 @@ class Session:
             "technique_title": self.technique_title,
             "techniques": self.techniques,
             "outcome": self.outcome,
+            "commands": self.commands,
+            "safety": self.safety,
         }
 
 
@@ -172,6 +180,8 @@ COLUMNS: tuple[tuple[str, Callable[[object], object]], ...] = (
     ("technique_title", _optional(_as_written(MAX_TEXT))),
     ("techniques", _whole(1, _COUNT)),
     ("outcome", _one_of(get_args(Outcome))),
+    ("commands", _whole(0, _COUNT)),
+    ("safety", _optional(_one_of(get_args(Safety)))),
 )
 """Each column read back, and its check: the Session field of the same name gets what the
 check returns. A new column is one line here (and its migration and field)."""
@@ -197,11 +207,25 @@ def _session(row: tuple[object, ...]) -> Session:
     return session
 
 
+SAFETY_SHOWN: dict[str, str] = {
+    "paused": "it hurt: ended in the safety pause",
+    "continued": "it hurt: carried on",
+    "stopped": "it hurt: stopped",
+}
+"""How `voiceguide history` names what came of an "it hurts"."""
+
+
 def ending(session: Session) -> str:
-    """How a session ended, and where, for a table: "stopped (q) at Foam roller (4/5)"."""
+    """How a session ended, and where, for a table: "stopped (q) at Foam roller (4/5)"; then
+    what came of an "it hurts", and the voice commands heard."""
     shown = SHOWN.get(session.outcome, session.outcome)
     if session.outcome == "finished":
-        return shown
-    if 1 <= session.technique <= session.techniques:
-        return f"{shown} at {session.technique_title} ({session.technique}/{session.techniques})"
-    return f"{shown} in the {'opening' if session.technique == 0 else 'closing'}"
+        where = shown
+    elif 1 <= session.technique <= session.techniques:
+        where = f"{shown} at {session.technique_title} ({session.technique}/{session.techniques})"
+    else:
+        where = f"{shown} in the {'opening' if session.technique == 0 else 'closing'}"
+    notes = [SAFETY_SHOWN[session.safety]] if session.safety else []
+    if session.commands:
+        notes.append(f"{session.commands} said")
+    return "; ".join((where, *notes))

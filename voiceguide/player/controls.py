@@ -203,17 +203,18 @@ def _hurts(player: Player) -> None:
     means, and waits for "continue" or "stop"."""
     _halt_in_place(player)
     player.state = "safety"
+    player.hurt("paused")
     player._say(phrases.PAIN)
 
 
 def _after_pain(player: Player, control: Control) -> None:
     """In a safety pause only carrying on or stopping is heard: once, no second stop asked."""
     if control in ("continue", "toggle"):
-        player.safety_outcome = "continued"
+        player.hurt("continued")
         player.state = "paused"
         _resume(player)
     elif control in ("stop", "quit"):
-        player.safety_outcome = "stopped"
+        player.hurt("stopped")
         player.state = "paused"
         _quit(player)
     elif control == "hurts":

@@ -93,7 +93,9 @@ class Player:
     stop_armed_until: float = -1.0
     """A spoken "stop" ends the session only if a second comes before this clock time."""
     safety_outcome: str | None = None
-    """After "it hurts": "continued" or "stopped", for the history."""
+    """After "it hurts": "paused", then "continued" or "stopped", for the history."""
+    on_safety: list[Callable[[str], None]] = field(default_factory=list)
+    """Called with each new `safety_outcome`."""
     _voice_ends: float = 0.0
     """Clock time when the confirmation playing now will have been heard out."""
 
@@ -293,6 +295,12 @@ class Player:
         control = controls.KEYS.get(key)
         if control is not None:
             self.act(control, "key")
+
+    def hurt(self, outcome: str) -> None:
+        """Where the safety pause after "it hurts" stands: paused, continued or stopped."""
+        self.safety_outcome = outcome
+        for hook in self.on_safety:
+            hook(outcome)
 
     def act(self, control: Control, source: str = "key") -> None:
         """Do what `control` asks, wherever the routine is; `source` is "key" or "voice"."""
