@@ -1,13 +1,14 @@
 """A real (virtual) audio device for tests: PulseAudio null sink + ALSA routing.
 
 ``virtual_device()`` starts a private, user-mode PulseAudio daemon (its own HOME and
-XDG_RUNTIME_DIR under a temporary directory) with one null sink at 22050 Hz stereo s16le,
+XDG_RUNTIME_DIR under a temporary directory) with one null sink at 24 kHz (the render rate)
+stereo s16le,
 routes ALSA's default PCM there through an ``.asoundrc``, and tears everything down by
 PID on exit (also on failure / Ctrl-C; the children additionally get a parent-death
 signal through ``setpriv`` when it is available, so even a killed pytest leaves nothing
 behind).  Anything that plays through ALSA (so simpleaudio) in a subprocess started with
 ``device.env`` ends up in the sink; ``device.record()`` captures the sink's monitor.
-At 22050 Hz stereo the recording is bit-identical to what was played (frames x 2; a mono
+At the render rate, stereo, the recording is bit-identical to what was played (frames x 2; a mono
 stream is copied to both channels).
 
 Wire the session fixture into ``tests/conftest.py`` with::
@@ -51,7 +52,7 @@ __all__ = [
     "virtual_device",
 ]
 
-SAMPLE_RATE = 22050
+SAMPLE_RATE = 24000
 CHANNELS = 2
 """The sink's: voiceguide plays in stereo."""
 SINK_NAME = "voiceguide_test"
@@ -443,7 +444,7 @@ def find_offset(recording: npt.ArrayLike, reference: npt.ArrayLike) -> int:
     """Sample index in ``recording`` where ``reference`` starts (FFT cross-correlation).
 
     Only full overlaps are considered, so len(recording) >= len(reference) is required.
-    O(n log n): a few minutes of 22050 Hz audio take well under a second.
+    O(n log n): a few minutes of 24 kHz audio take well under a second.
     """
     rec, ref = _mono(recording), _mono(reference)
     if ref.size == 0 or rec.size < ref.size:
@@ -455,7 +456,7 @@ def find_offset(recording: npt.ArrayLike, reference: npt.ArrayLike) -> int:
 
 
 def locate(
-    recording: npt.ArrayLike, expected: int, piece: npt.ArrayLike, search: int = 882
+    recording: npt.ArrayLike, expected: int, piece: npt.ArrayLike, search: int = 960
 ) -> tuple[int, float]:
     """Where, within ``search`` samples of ``expected``, ``piece`` was heard in ``recording``:
     (samples from ``expected``, normalized similarity 0..1 there)."""
@@ -483,7 +484,7 @@ def first_sound(recording: npt.ArrayLike, threshold: int = 1) -> int:
     return int(hits[0])
 
 
-def onsets(recording: npt.ArrayLike, threshold: int = 1, min_gap: int = 441) -> list[int]:
+def onsets(recording: npt.ArrayLike, threshold: int = 1, min_gap: int = 480) -> list[int]:
     """Start indices of sounds separated by at least ``min_gap`` quiet samples."""
     mags = _loudest(recording)
     loud = np.flatnonzero(mags >= threshold)

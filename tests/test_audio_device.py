@@ -20,7 +20,7 @@ from .audio_device import (
     onsets,
 )
 
-TOLERANCE = SAMPLE_RATE // 50  # 20 ms = 441 samples
+TOLERANCE = SAMPLE_RATE // 50  # 20 ms = 480 samples
 LEAD_IN = 0.06  # PulseAudio may zero the first ~3-8 ms of a fresh stream
 GAP = 0.15
 TONES = ((440.0, 0.25), (660.0, 0.20), (990.0, 0.30), (1320.0, 0.15))
@@ -33,7 +33,7 @@ import numpy as np
 import simpleaudio
 buf = np.fromfile(sys.argv[1], dtype=np.int16)
 called = time.monotonic()
-play = simpleaudio.play_buffer(buf.tobytes(), 1, 2, 22050)
+play = simpleaudio.play_buffer(buf.tobytes(), 1, 2, 24000)
 play.wait_done()
 done = time.monotonic()
 print(json.dumps({"called": called, "done": done}))
@@ -53,7 +53,7 @@ if sys.argv[1] == "silenced":
     keep_alive = handler_type(lambda *args: None)
     ctypes.CDLL("libasound.so.2").snd_lib_error_set_handler(keep_alive)
 try:
-    simpleaudio.play_buffer(bytes(4410), 1, 2, 22050).wait_done()
+    simpleaudio.play_buffer(bytes(4800), 1, 2, 24000).wait_done()
 except SimpleaudioError as exc:
     print(f"{type(exc).__name__}: {exc}")
     sys.exit(3)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.cache import CachedSynthesizer, ClipCache
-from voiceguide.clip import Clip
+from voiceguide.clip import SAMPLE_RATE, Clip
 from voiceguide.config import Settings
 from voiceguide.errors import SpeechError
 from voiceguide.speech import FakeSynthesizer
@@ -140,7 +140,7 @@ def test_entries_are_wav_files(fake: FakeSynthesizer, cache: ClipCache) -> None:
     list(CachedSynthesizer(fake, cache).synthesize(TEXTS[:1], SETTINGS))
     (path,) = entries(cache.directory)
     with wave.open(str(path), "rb") as w:
-        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, SAMPLE_RATE)
         assert w.readframes(w.getnframes()) == expected(TEXTS[:1])[0].pcm
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from voiceguide import api
+from voiceguide.clip import SAMPLE_RATE
 from voiceguide.speech import FakeSynthesizer
 from voiceguide.store import ClipStore
 from voiceguide.tape import Rest
@@ -49,7 +50,9 @@ def export_peak(folder: Path, cues: int) -> tuple[int, int]:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    speech = sum(e.duration for e in timeline.events if e.kind == "speech") * 2 * 22050 // 1000
+    speech = (
+        sum(e.duration for e in timeline.events if e.kind == "speech") * 2 * SAMPLE_RATE // 1000
+    )
     return peak, speech
 
 
@@ -165,7 +168,9 @@ def test_a_60_minute_export_with_a_bed_stays_within_the_benchs_bound(tmp_path: P
     assert peak_mb <= 200, f"{peak_mb:.0f} MB"
     import soundfile
 
-    assert soundfile.info(str(out)).frames > 60 * 60 * 22050 * 0.98
-    quiet, _ = soundfile.read(str(out), start=200 * 22050, stop=210 * 22050, dtype="int16")
+    assert soundfile.info(str(out)).frames > 60 * 60 * SAMPLE_RATE * 0.98
+    quiet, _ = soundfile.read(
+        str(out), start=200 * SAMPLE_RATE, stop=210 * SAMPLE_RATE, dtype="int16"
+    )
     assert quiet.shape[1] == 2
     assert np.abs(quiet).max() > 100  # inside a hold: the bed alone

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from voiceguide import api
+from voiceguide.clip import SAMPLE_RATE
 from voiceguide.config import config_path
 from voiceguide.render import PAN, pan_gains
 from voiceguide.timeline import Event, Timeline, ms_to_samples
@@ -19,7 +20,7 @@ from .conftest import ROUTINES, channels, decode
 
 pytestmark = pytest.mark.speech
 SHORT = str(ROUTINES / "short.toml")
-RATE = 22050
+RATE = SAMPLE_RATE
 
 
 def ebur128(path: Path) -> tuple[float, float]:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from .timeline import samples_to_ms
 
-SAMPLE_RATE = 22050
-"""The rate of everything we render: espeak-ng's native rate, so speech is never resampled."""
+SAMPLE_RATE = 24000
+"""The rate of everything we render: the natural voice's own (hibari speaks at 24 kHz), so its
+band up to 12 kHz is kept; espeak-ng's 22050 Hz and any other rate is resampled by soxr."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voiceguide.clip import SAMPLE_RATE
+
 from .core import ROOT, VOICEGUIDE, BenchError, Context, Row
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 SECTION = "4. Player (time to first sound, timing accuracy)"
 SHORT = str(ROOT / "tests" / "routines" / "short.toml")
-RATE = 22050
+RATE = SAMPLE_RATE
 
 
 def _device_env(ctx: Context, device: object, cache: Path) -> dict[str, str]:

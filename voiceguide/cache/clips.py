@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..clip import Clip
+from ..clip import SAMPLE_RATE, Clip
 from ..config import Settings
 from .entry import MAX_ENTRY_BYTES, _decode, _encode, read_regular
 from .limit import configured_limit_mb
@@ -84,7 +84,7 @@ class ClipCache:
     def key(text: str, settings: Settings, engine_id: str) -> str:
         """The entry's name: a sha256 of everything that changes the clip."""
         fields = ["voiceguide-clip-1", text, settings.voice, settings.rate]
-        fields += [round(float(settings.volume), 4), engine_id]
+        fields += [round(float(settings.volume), 4), engine_id, SAMPLE_RATE]
         return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
     def path(self, key: str) -> Path:
