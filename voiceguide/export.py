@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ FORMATS = {
     ".wav": ("WAV", "PCM_16"),
     ".flac": ("FLAC", "PCM_16"),
     ".ogg": ("OGG", "VORBIS"),
-    ".mp3": ("MP3", "MPEG_LAYER_III"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),  # written by LAME itself (mp3.py), not libsndfile
 }
 TRANSCRIPTS = (".vtt", ".srt", ".lrc")
 BLOCK = SAMPLE_RATE
@@ -119,24 +119,40 @@ def _encode(
     progress: Progress | None,
     channels: int,
 ) -> None:
-    import numpy as np
+    if suffix == ".mp3":
+        _encode_mp3(_blocks(pcm_sections, timeline, progress), path, channels)
+        return
     import soundfile as sf
 
     fmt, subtype = FORMATS[suffix]
-    # libsndfile 1.2's MP3 encoder garbles stereo written as 16-bit (docs/export.md); a
-    # lossy encoder works in floats anyway, so it is given floats
-    floats = suffix == ".mp3"
     with sf.SoundFile(path, "w", SAMPLE_RATE, channels, subtype, format=fmt) as out:
-        for section, blocks in zip(timeline.sections, pcm_sections, strict=True):
-            for pcm in blocks:
-                for i in range(0, len(pcm), BLOCK):
-                    block = pcm[i : i + BLOCK]
-                    try:
-                        out.write(block.astype(np.float32) / 32768 if floats else block)
-                    except sf.LibsndfileError as exc:
-                        raise OSError(_system_error(out, exc)) from exc
-            if progress is not None:
-                progress(section.end, timeline.duration)
+        for block in _blocks(pcm_sections, timeline, progress):
+            try:
+                out.write(block)
+            except sf.LibsndfileError as exc:
+                raise OSError(_system_error(out, exc)) from exc
+
+
+def _blocks(
+    pcm_sections: Iterable[Iterable[Samples]], timeline: Timeline, progress: Progress | None
+) -> Iterator[Samples]:
+    """The renderer's blocks cut to at most BLOCK samples, progress told after each section."""
+    for section, blocks in zip(timeline.sections, pcm_sections, strict=True):
+        for pcm in blocks:
+            for i in range(0, len(pcm), BLOCK):
+                yield pcm[i : i + BLOCK]
+        if progress is not None:
+            progress(section.end, timeline.duration)
+
+
+def _encode_mp3(blocks: Iterable[Samples], path: Path, channels: int) -> None:
+    """LAME through lameenc, at a constant phone-quality bit rate (mp3.py)."""
+    from .mp3 import Mp3Writer
+
+    with path.open("wb") as file, Mp3Writer(file, SAMPLE_RATE, channels) as out:
+        for block in blocks:
+            out.write(block)
+        out.close()
 
 
 def _system_error(out: Any, exc: Exception) -> str:
