@@ -26,6 +26,9 @@ CHIME_GAP_MS = 250
 BREATH_TAIL_MS = 300
 """The least quiet a breath window keeps after its cue."""
 SECTION_GAP_MS = 1500
+LEAD_QUIET_MS = GAP_MS // 2
+"""The quiet that ends the opening's lead: half the gap to the next cue, no more than a bed's
+dip reaches ahead of a cue (ambience.ATTACK_MS), so the lead renders as the opening would."""
 COUNTDOWN = ((3, "Three."), (2, "Two."), (1, "One."))
 BREATH_CUES = {"in": "Breathe in.", "out": "Breathe out.", "hold": "Hold your breath."}
 
@@ -291,6 +294,30 @@ def _technique(
     return s.close(t.title, phrases.postures(routine)[n - 1])
 
 
+def opening_lead(routine: Routine, speech_ms: SpeechMs, *, start_at: int | None = None) -> Section:
+    """The opening's first cue alone (the routine's title, or where a resumed session picks
+    up), placed where the opening places it, and LEAD_QUIET_MS of the quiet after it: what a
+    player can sound while the rest of the opening is made. The opening's next cue starts
+    GAP_MS after it, so nothing else sounds in the lead, nor dips a bed there."""
+    resumed = start_at is not None
+    text = phrases.resuming(routine, routine.techniques[start_at - 1]) if resumed else None
+    s = _Section(speech_ms, 0)
+    cue = s.speak(text or f"{routine.title}.")
+    posture = _first_posture(routine, start_at)
+    return Section(_opening_title(resumed), 0, cue.end + LEAD_QUIET_MS, (cue,), None, (), posture)
+
+
+def _opening_title(resumed: bool) -> str:
+    return "Resuming" if resumed else "Introduction"
+
+
+def _first_posture(routine: Routine, start_at: int | None) -> Posture | None:
+    """Where the body is when the opening ends: at the technique resumed, or the first."""
+    if start_at is None:
+        return phrases.first_posture(routine)
+    return phrases.postures(routine)[start_at - 1]
+
+
 def _preamble(
     routine: Routine, speech_ms: SpeechMs, brief: bool = False, listening: bool = False
 ) -> Section:
@@ -313,9 +340,9 @@ def _preamble(
         for sound in phrases.sounds_used(routine):
             s.speak(phrases.SOUND_GUIDE[sound])
             s.chime(sound, at=s.speech_free + 200)
-    first = phrases.first_posture(routine)
+    first = _first_posture(routine, None)
     s.speak(phrases.SETTLE[first])
-    return s.close("Introduction", first)
+    return s.close(_opening_title(False), first)
 
 
 def _resumed(routine: Routine, n: int, speech_ms: SpeechMs, listening: bool = False) -> Section:
@@ -332,9 +359,9 @@ def _resumed(routine: Routine, n: int, speech_ms: SpeechMs, listening: bool = Fa
     needs = phrases.needs_sentence(phrases.equipment(rest))
     if needs:
         s.speak(needs)
-    posture = phrases.postures(routine)[n - 1]
+    posture = _first_posture(routine, n)
     s.speak(phrases.SETTLE[posture])
-    return s.close("Resuming", posture)
+    return s.close(_opening_title(True), posture)
 
 
 def _outro(routine: Routine, start: int, speech_ms: SpeechMs) -> Section:

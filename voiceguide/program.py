@@ -67,6 +67,21 @@ class Program:
             self.pcm.append(pcm)
             self.lock.notify_all()
 
+    def grow(self, section: Section, more: Iterable[Samples]) -> None:
+        """The last section made whole: `section` (same start, later end) replaces it, and
+        `more` is its audio from where the one it replaces ended. The opening's first cue
+        plays this way before the rest of the opening is made, and stays section 0 (a
+        technique's index never moves: n, p, the history and --resume count on it)."""
+        with self.lock:
+            old = self.pcm[-1]
+        pcm = Stored(itertools.chain(old.pieces(), more), self.folder, old.channels)
+        with self.lock:
+            if self.shift_ms:
+                section = shifted(section, self.shift_ms)
+            self.sections[-1] = section
+            self.pcm[-1] = pcm
+            self.lock.notify_all()
+
     def finish(self, error: BaseException | None = None) -> None:
         with self.lock:
             self.complete, self.error = True, error

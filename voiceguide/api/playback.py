@@ -144,8 +144,10 @@ def _produce(
     listening: bool = False,
 ) -> None:
     """Synthesize, compile and render section by section, so the first plays while the rest is
-    still being made. Runs in its own thread; errors go to the player through `program`."""
-    from ..compiler import compile_sections
+    still being made: the opening's first cue even before the rest of the opening (it is the
+    opening's start, rendered apart; the opening then grows from there). Runs in its own
+    thread; errors go to the player through `program`."""
+    from ..compiler import compile_sections, opening_lead
     from ..render import Renderer
 
     try:
@@ -160,7 +162,9 @@ def _produce(
                 return clips.length_ms(text)
 
             renderer = Renderer(clips, settings.volume, mix)
-            for section in compile_sections(
+            lead = opening_lead(routine, length, start_at=start_at)
+            program.add(lead, renderer.blocks(lead))
+            sections = compile_sections(
                 routine,
                 length,
                 limit=False,
@@ -168,7 +172,15 @@ def _produce(
                 start_at=start_at,
                 detail=settings.detail,
                 listening=listening,
-            ):
+            )
+            opening = next(sections)
+            if opening.events[0] != lead.events[0]:
+                raise RuntimeError("the opening does not start with its first cue")
+            rest = replace(
+                opening, start=lead.end, duration=opening.end - lead.end, events=opening.events[1:]
+            )
+            program.grow(opening, renderer.blocks(rest))
+            for section in sections:
                 program.add(section, renderer.blocks(section))
         program.finish()
     except BaseException as exc:  # handed to the player, which raises it in the main thread
