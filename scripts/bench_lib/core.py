@@ -81,6 +81,8 @@ class Context:
         config.mkdir(exist_ok=True)
         env = dict(os.environ, XDG_CACHE_HOME=str(cache), XDG_CONFIG_HOME=str(config))
         env.pop("PYTHONPATH", None)
+        # the source tree's bytecode is cached, as an installed package's is (pip compiles it)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
 

@@ -7,6 +7,8 @@ Numbering follows the issue: 1 cold export vs baselines, 2 warm export, 3 start-
 from __future__ import annotations
 
 import functools
+import json
+import subprocess
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -39,21 +41,43 @@ def _warm_export(ctx: Context, routine: str, out: Path) -> Callable[[], Run]:
     return lambda: run([*VOICEGUIDE, "export", routine, "-o", str(out)], env)
 
 
+def _probe(path: Path) -> dict[str, str]:
+    """ffprobe's word on an export's stream: its sample rate and bit rate."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    stream: dict[str, str] = json.loads(out)["streams"][0]
+    return stream
+
+
 def export(ctx: Context) -> list[Row]:
     """Sections 1 and 2: `upper-back` to WAV, cold and warm, against two baselines speaking the
-    same cue texts with the same voice and rate. One sampling loop, so the ratios compare runs
-    made under the same load."""
+    same cue texts with the same voice and rate; and warm to MP3 (stereo and mono), against
+    the warm WAV. One sampling loop, so the ratios compare runs made under the same load."""
     texts = cue_texts(load_routine(ROUTINE))
     work = ctx.tempdir("export")
     cues = work / "cues.txt"
     cues.write_text("\n".join(texts) + "\n", encoding="utf-8")
     voice, rate = DEFAULT_VOICE, str(DEFAULT_RATE)
     out = {name: work / f"{name}.wav" for name in ("cold", "warm", "espeak", "naive")}
+    out["mp3"], out["mp3 mono"] = work / "warm.mp3", work / "mono.mp3"
     ctx.log(f"export: {ROUTINE}, {len(texts)} cues, voice {voice}, rate {rate}")
+    warm_env = ctx.env(ctx.tempdir("warm"))
+    run([*VOICEGUIDE, "export", ROUTINE, "-o", str(out["warm"])], warm_env)  # fills the cache
+
+    def warm(name: str, *extra: str) -> Callable[[], Run]:
+        command = [*VOICEGUIDE, "export", ROUTINE, "-o", str(out[name]), *extra]
+        return lambda: run(command, warm_env)
+
     runs = sample(
         {
             "cold": _cold_export(ctx, ROUTINE, out["cold"]),
-            "warm": _warm_export(ctx, ROUTINE, out["warm"]),
+            "warm": warm("warm"),
+            "mp3": warm("mp3"),
+            "mp3 mono": warm("mp3 mono", "--mono"),
             "espeak": lambda: run(
                 ["espeak-ng", "-v", voice, "-s", rate, "-w", str(out["espeak"]), "-f", str(cues)]
             ),
@@ -61,7 +85,7 @@ def export(ctx: Context) -> list[Row]:
         },
         ctx.rounds(7, 3),
     )
-    cold, warm = median(runs["cold"]), median(runs["warm"])
+    cold, warm_s = median(runs["cold"]), median(runs["warm"])
     espeak, naive = median(runs["espeak"]), median(runs["naive"])
     one = "1. Cold export of upper-back to WAV, empty cache"
     two = "2. Warm export (every clip cached)"
@@ -69,7 +93,7 @@ def export(ctx: Context) -> list[Row]:
     def audio(name: str) -> str:
         return f"{_audio_seconds(out[name]):.0f} s of audio"
 
-    return [
+    rows = [
         Row(
             one,
             "voiceguide export, cold",
@@ -96,9 +120,24 @@ def export(ctx: Context) -> list[Row]:
         ),
         Row(one, "cold / espeak-ng CLI", cold / espeak, "x", "<= 2.0x", cold / espeak <= 2.0),
         Row(one, "speed-up over naive pyttsx3", naive / cold, "x", ">= 3x", naive / cold >= 3.0),
-        Row(two, "voiceguide export, warm", warm, "s", runs=seconds(runs["warm"])),
-        Row(two, "warm / cold", warm / cold, "x", "<= 0.25x", warm / cold <= 0.25),
+        Row(two, "voiceguide export, warm", warm_s, "s", runs=seconds(runs["warm"])),
+        Row(two, "warm / cold", warm_s / cold, "x", "<= 0.25x", warm_s / cold <= 0.25),
     ]
+    mp3, mono = median(runs["mp3"]), median(runs["mp3 mono"])
+    three = "2b. MP3 at phone quality (warm) and the render rate"
+    rendered = int(_probe(out["warm"])["sample_rate"])
+    kbps = {name: int(_probe(out[name])["bit_rate"]) / 1000 for name in ("mp3", "mp3 mono")}
+    stereo_kbps, mono_kbps = kbps["mp3"], kbps["mp3 mono"]
+    rows += [
+        Row(three, "render rate (WAV export)", rendered, "Hz", ">= 24000 Hz", rendered >= 24000),
+        Row(three, "MP3 bit rate, stereo", stereo_kbps, "kb/s", "> 64 kb/s", stereo_kbps > 64),
+        Row(three, "MP3 bit rate, mono", mono_kbps, "kb/s", ">= 64 kb/s", mono_kbps >= 64),
+        Row(three, "export to MP3, stereo, warm", mp3, "s", runs=seconds(runs["mp3"])),
+        Row(three, "export to MP3, mono, warm", mono, "s", runs=seconds(runs["mp3 mono"])),
+        Row(three, "MP3 stereo / WAV, warm", mp3 / warm_s, "x", "<= 3x", mp3 / warm_s <= 3),
+        Row(three, "MP3 mono / WAV stereo, warm", mono / warm_s, "x", "<= 3x", mono / warm_s <= 3),
+    ]
+    return rows
 
 
 def startup(ctx: Context) -> list[Row]:
@@ -114,6 +153,7 @@ def startup(ctx: Context) -> list[Row]:
         "list": [*VOICEGUIDE, "list"],
         f"show {ROUTINE} --estimate": [*VOICEGUIDE, "show", ROUTINE, "--estimate"],
         f"show {ROUTINE} (warm cache)": [*VOICEGUIDE, "show", ROUTINE],
+        f"show {ROUTINE} --json (warm cache)": [*VOICEGUIDE, "show", ROUTINE, "--json"],
     }
     runs = sample(
         {name: functools.partial(run, cmd, env) for name, cmd in commands.items()},
@@ -128,6 +168,9 @@ def startup(ctx: Context) -> list[Row]:
         rows.append(
             Row(section, name, value, "s", target, value <= limit, runs=seconds(runs[name]))
         )
+    for name in ("list", f"show {ROUTINE} --json (warm cache)"):
+        value = median(runs[name])
+        rows.append(Row(section, f"{name}, absolute", value, "s", "<= 0.3 s", value <= 0.3))
     return rows
 
 
