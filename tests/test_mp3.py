@@ -117,7 +117,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
     out = {}
     for name, mono in (("stereo", False), ("mono", True)):
         path = folder / f"{name}.mp3"
-        api.export(SHORT, path, mono=mono, transcript=folder / f"{name}.vtt")
+        api.export(SHORT, path, api.Options(mono=mono), transcript=folder / f"{name}.vtt")
         reference = render(prepared.timeline, prepared.clips, mix=Mix(stereo=not mono))
         out[name] = (path, reference)
     return out
