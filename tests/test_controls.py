@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from voiceguide import api, phrases
+from voiceguide.clip import SAMPLE_RATE
 from voiceguide.player.controls import STOP_AGAIN, STOP_AGAIN_S
 from voiceguide.sink import FakeClock, FakeSink
 from voiceguide.speech import FakeSynthesizer
@@ -97,7 +98,7 @@ def test_it_hurts_stops_explains_and_waits_for_continue(rig: Rig) -> None:
     assert rig.player.safety_outcome == "continued"
     assert rig.said()[-1].startswith("Resuming: ")
     rig.until(rig.clock.now() + 5)
-    assert rig.player.state == "playing" and rig.player.position > at - 10 * 22050
+    assert rig.player.state == "playing" and rig.player.position > at - 10 * SAMPLE_RATE
 
 
 def test_it_hurts_then_one_stop_ends_at_once(rig: Rig) -> None:

@@ -299,12 +299,14 @@ def opening_lead(routine: Routine, speech_ms: SpeechMs, *, start_at: int | None 
     up), placed where the opening places it, and LEAD_QUIET_MS of the quiet after it: what a
     player can sound while the rest of the opening is made. The opening's next cue starts
     GAP_MS after it, so nothing else sounds in the lead, nor dips a bed there."""
-    resumed = start_at is not None
-    text = phrases.resuming(routine, routine.techniques[start_at - 1]) if resumed else None
-    s = _Section(speech_ms, 0)
-    cue = s.speak(text or f"{routine.title}.")
+    if start_at is None:
+        text = f"{routine.title}."
+    else:
+        text = phrases.resuming(routine, routine.techniques[start_at - 1])
+    cue = _Section(speech_ms, 0).speak(text)
     posture = _first_posture(routine, start_at)
-    return Section(_opening_title(resumed), 0, cue.end + LEAD_QUIET_MS, (cue,), None, (), posture)
+    title = _opening_title(start_at is not None)
+    return Section(title, 0, cue.end + LEAD_QUIET_MS, (cue,), None, (), posture)
 
 
 def _opening_title(resumed: bool) -> str:
