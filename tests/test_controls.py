@@ -151,3 +151,30 @@ def test_the_player_says_when_it_will_be_silent(rig: Rig) -> None:
     rig.until(rig.clock.now() + 3)  # "Paused." said
     publish(rig.player, windows)
     assert windows.seen[-1][1] == math.inf
+
+
+def test_next_during_the_first_cue_of_a_cold_start_skips_the_whole_opening() -> None:
+    """While only the opening's first cue is made, "next" waits the moment it takes for the
+    first technique, and goes there: not to the end of what happened to be ready."""
+    import threading
+    import time
+
+    from .test_player import SHORT, TICK, FirstThenWait
+
+    clock = FakeClock()
+    sink = FakeSink(clock)
+    engine = FirstThenWait()
+    with api.playing(SHORT, sink=sink, clock=clock, engine=engine, record=False) as player:
+        deadline = time.monotonic() + 10
+        while not sink.playbacks:
+            player.tick()
+            assert time.monotonic() < deadline
+        assert len(player.program.sections) == 1  # the first cue alone
+        threading.Timer(0.2, engine.go.set).start()  # the rest is made while "next" waits
+        player.act("next", "voice")
+        technique = player.program.sections[1]
+        assert list(engine.calls[-1]) == [f"Next: {technique.title}."]
+        while player.state == "confirming":
+            player.tick()
+            clock.advance(TICK)
+        assert player.status().section == technique.title

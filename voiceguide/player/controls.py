@@ -36,6 +36,9 @@ STOP_AGAIN_S = 6.0
 """A spoken "stop" ends the session only when a second one comes within this many seconds:
 a stray word in the room must not end a routine."""
 STOP_AGAIN = "Say stop again to end."
+WAIT_NEXT_S = 10.0
+"""How long "next" waits for the next part to be made, on a cold start, before it gives up
+and plays on from the end of what is ready."""
 
 
 class Controls:
@@ -128,10 +131,15 @@ def _next(player: Player) -> None:
     if last_part:
         player._interject("This is the last part.")
         return
-    with program.lock:
+    with program.lock:  # the next part is being made (a cold start): it comes in moments
+        deadline = player.clock.now() + WAIT_NEXT_S
+        while len(program.sections) <= i + 1 and not program.complete:
+            if player.clock.now() >= deadline:
+                break
+            program.lock.wait(0.05)
         upcoming = program.sections[i + 1] if i + 1 < len(program.sections) else None
         last = program.complete and i + 2 == len(program.sections)
-    if upcoming is None:  # not synthesized yet: wait for it
+    if upcoming is None:  # still not made: play on from the end of what is
         player._confirm_then_play("Next.", program.end)
         return
     text = "Skipping to the end." if last else f"Next: {upcoming.title}."
