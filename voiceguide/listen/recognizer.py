@@ -8,8 +8,8 @@ thresholds, a phone loop, the general language model, keyphrase spotting) and th
 docs/listening.md.
 
 Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
-the cepstral mean restored before every utterance (live CMN would otherwise carry one
-utterance into the next, and the answer would depend on what came before); a fixed, seeded
+the feature computation restarted before every utterance (live CMN would otherwise carry
+one utterance into the next, and the answer would depend on what came before); a fixed, seeded
 noise floor under the samples (digital silence throws off the feature normalization). With
 these, `recognize` is a pure function of its input.
 """
@@ -28,8 +28,7 @@ from .segmenter import RATE
 if TYPE_CHECKING:
     import pocketsphinx
 
-GARBAGE = tuple(
-    """
+_GARBAGE_WORDS = """
     the to i and a of you in is for but know was have they like be not so with are one this
     yeah he just my we as what if do at or about all think there would from two me people
     can your get out no said up when an had right well hundred really has thousand will
@@ -49,8 +48,8 @@ GARBAGE = tuple(
     found true saying between less week seen already makes guy course care name second came
     sixty pay talking until making seems eighty thanks either idea seventy read yet
     definitely team working city wanted left remember fact night business months
-    """.split()
-)
+"""
+GARBAGE = tuple(_GARBAGE_WORDS.split())
 """The 300 most frequent words of the en-us language model, command and polite words and a
 few interjections left out."""
 
@@ -75,7 +74,6 @@ class Recognizer:
         )
         self._decoder.add_jsgf_string("commands", grammar(GARBAGE, GARBAGE_WEIGHT))
         self._decoder.activate_search("commands")
-        self._cmn = self._decoder.get_cmn()
         self.load_seconds = time.perf_counter() - start
         """How long creating the decoder took."""
 
@@ -87,7 +85,7 @@ class Recognizer:
         noise = np.random.default_rng(0).normal(0.0, NOISE_LSB, len(utterance))
         pcm = np.clip(np.round(utterance + noise), -32768, 32767).astype("<i2").tobytes()
         decoder = self._decoder
-        decoder.set_cmn(self._cmn)
+        decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()

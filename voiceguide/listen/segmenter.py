@@ -51,12 +51,20 @@ class Segmenter:
         """(frame number, energy) with rising energies: the minimum over FLOOR_MS first."""
         self._count = 0
         self._last = 0.0
-        self.reset()
+        self._since = QUIET_BEFORE_MS // FRAME_MS
+        """Frames since the last speech frame (at most QUIET_BEFORE_MS worth)."""
+        self._clear()
 
     def reset(self) -> None:
         """Drop the utterance in progress and the pre-roll (the guide is about to sound).
-        The noise floor is the room's and stays; the guide's sound counts as quiet before
-        the next utterance."""
+
+        The noise floor is the room's and stays. Speech cut off by a reset counts as speech
+        just heard: what follows it right away is its end, not a command."""
+        if self._speech or self._talk:
+            self._since = 0
+        self._clear()
+
+    def _clear(self) -> None:
         self._before: deque[Int16Array] = deque(maxlen=PREROLL_MS // FRAME_MS)
         self._frames: list[Int16Array] = []
         self._speech = 0
@@ -64,8 +72,6 @@ class Segmenter:
         self._quiet = 0
         self._talk = False
         """Speech too long, or too soon after other speech: dropped until quiet returns."""
-        self._since = QUIET_BEFORE_MS // FRAME_MS
-        """Frames since the last speech frame (at most QUIET_BEFORE_MS worth)."""
 
     def feed(self, frame: npt.NDArray[np.int16]) -> Int16Array | None:
         """Take one frame (FRAME int16 samples); return a finished utterance or None."""
@@ -97,8 +103,8 @@ class Segmenter:
         done = None
         if not self._talk and self._speech * FRAME_MS >= MIN_SPEECH_MS:
             done = np.concatenate(self._frames)
-        self.reset()
         self._since = self._quiet
+        self._clear()
         return done
 
     def _energy(self, frame: Int16Array) -> float:
