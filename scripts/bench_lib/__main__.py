@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import engines, large, memory, phone, player, sections
+from . import engines, large, listening, memory, phone, player, sections
 from .core import ROOT, BenchError, Context, Row, scratch_folder, stderr, summary, table
 
 SECTIONS = {
@@ -27,6 +27,7 @@ SECTIONS = {
     "engines": engines.measure,  # 8 and 9
     "phone": phone.measure,  # 10
     "large": large.measure,  # 11
+    "listening": listening.measure,  # 12
     # 4 runs last: it renders in this process, and Linux passes a parent's peak memory on to
     # the children it starts, which would spoil the memory figures of sections 6 and 7
     "player": player.measure,

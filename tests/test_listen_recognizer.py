@@ -1,0 +1,136 @@
+"""The recognizer as a pure function of audio: commands heard as themselves, other speech as
+None, by several voices, clean and in noise; made at test time by espeak-ng and the natural
+voice, cut by the segmenter as a microphone's frames would be."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from voiceguide.compiler import cue_texts
+from voiceguide.language import load_routine
+from voiceguide.listen.commands import COMMANDS, PHRASES, command_of, grammar, sayings
+from voiceguide.listen.recognizer import Recognizer
+from voiceguide.listen.segmenter import Segmenter
+from voiceguide.speech import unavailable
+
+from . import listen_audio as audio
+
+pytestmark = pytest.mark.speech
+
+PHRASINGS = audio.command_phrases()
+VOICES = (*audio.ESPEAK_VOICES[:3], audio.NATURAL_VOICES[0])
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer()
+
+
+def cut(x: np.ndarray) -> list[np.ndarray]:
+    """What the segmenter hands on from `x` said alone in a quiet room."""
+    scene, _ = audio.scene([x], gap_s=1.0)
+    segmenter = Segmenter()
+    return [u for f in audio.frames(scene) if (u := segmenter.feed(f)) is not None]
+
+
+@functools.cache
+def said(voice: audio.Voice, texts: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    if voice.name == "natural" and unavailable("natural") is not None:
+        pytest.skip(f"natural engine: {unavailable('natural')}")
+    return tuple(audio.speak(texts, voice))
+
+
+def test_the_table_grammar_and_words_agree() -> None:
+    assert set(COMMANDS) == set(PHRASES)
+    for saying in sayings():
+        assert command_of(saying) is not None
+        assert f" {saying} " in grammar().replace(";", " ").replace("|", " | ").replace("=", " ")
+    assert command_of("Okay, stop!") == "stop"
+    assert command_of("please ten more seconds okay") == "more"
+    assert command_of("stop stop") is None
+    assert command_of("keep your back flat") is None
+    assert command_of("") is None
+
+
+# The floors below are the recognizer's measured operating point (docs/listening.md), not
+# the product's targets: scripts/bench measures those. They catch a change that makes it worse.
+HEARD_CLEAN = 0.6
+HEARD_NOISY = 0.3
+
+
+@pytest.mark.parametrize("voice", VOICES, ids=str)
+def test_phrases_are_heard_as_their_commands(recognizer: Recognizer, voice: audio.Voice) -> None:
+    clips = said(voice, tuple(p for p, _ in PHRASINGS))
+    heard = {}
+    for (phrase, command), clip in zip(PHRASINGS, clips, strict=True):
+        [utterance] = cut(clip)
+        heard[phrase] = (command, recognizer.recognize(utterance))
+    right = sum(h == c for c, h in heard.values())
+    assert right >= HEARD_CLEAN * len(PHRASINGS), heard
+    # a miss is mostly silence (None), seldom another command
+    assert sum(h not in (None, c) for c, h in heard.values()) <= 2, heard
+
+
+@pytest.mark.parametrize("voice", VOICES[:2], ids=str)
+def test_commands_in_pink_noise_at_10_db(recognizer: Recognizer, voice: audio.Voice) -> None:
+    clips = said(voice, tuple(p for p, _ in PHRASINGS))
+    right = 0
+    for i, ((_, command), clip) in enumerate(zip(PHRASINGS, clips, strict=True)):
+        [utterance] = cut(audio.with_noise(clip, 10.0, seed=i))
+        right += recognizer.recognize(utterance) == command
+    assert right >= HEARD_NOISY * len(PHRASINGS)
+
+
+def short_cues() -> tuple[str, ...]:
+    """The built-in routines' cues short enough to pass the segmenter as one utterance."""
+    cues = {c for r in ("upper-back", "floor", "desk-break") for c in cue_texts(load_routine(r))}
+    return tuple(sorted(c for c in cues if len(c) <= 32 and command_of(c) is None))
+
+
+def heard_as_commands(
+    recognizer: Recognizer, voice: audio.Voice, texts: tuple[str, ...]
+) -> tuple[int, dict[str, str]]:
+    """How many utterances the texts made, and those heard as a command."""
+    count, heard = 0, {}
+    for text, clip in zip(texts, said(voice, texts), strict=True):
+        for utterance in cut(clip):
+            count += 1
+            if (command := recognizer.recognize(utterance)) is not None:
+                heard[text] = command
+    return count, heard
+
+
+@pytest.mark.parametrize("voice", VOICES, ids=str)
+def test_short_cues_are_never_commands(recognizer: Recognizer, voice: audio.Voice) -> None:
+    count, heard = heard_as_commands(recognizer, voice, short_cues())
+    assert count >= 15
+    assert heard == {}
+
+
+def test_conversation_is_rarely_a_command(recognizer: Recognizer) -> None:
+    count = 0
+    heard: dict[str, str] = {}
+    for voice in VOICES:
+        n, found = heard_as_commands(recognizer, voice, audio.CONVERSATION)
+        count += n
+        heard |= {f"{voice}: {text}": command for text, command in found.items()}
+    assert count >= 3 * len(audio.CONVERSATION)
+    assert len(heard) <= 0.1 * count, heard
+
+
+def test_same_audio_same_answer_whatever_came_before(recognizer: Recognizer) -> None:
+    voice = VOICES[0]
+    texts = ("go on", "That feels good.", "previous", "Ten seconds left.")
+    utterances = [cut(clip)[0] for clip in said(voice, texts)]
+    first = [recognizer.recognize(u) for u in utterances]
+    again = [recognizer.recognize(u) for u in reversed(utterances)][::-1]
+    assert first == again
+    assert Recognizer().recognize(utterances[2]) == recognizer.recognize(utterances[2])
+
+
+def test_nothing_is_nothing(recognizer: Recognizer) -> None:
+    assert recognizer.recognize(np.zeros(0, dtype=np.int16)) is None
+    assert recognizer.recognize(np.zeros(8000, dtype=np.int16)) is None
