@@ -9,8 +9,8 @@ import functools
 import numpy as np
 import pytest
 
+from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
-from voiceguide.language import load_routine
 from voiceguide.listen.commands import COMMANDS, PHRASES, command_of, grammar, sayings
 from voiceguide.listen.recognizer import Recognizer
 from voiceguide.listen.segmenter import Segmenter

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
-from voiceguide.language import load_routine
 from voiceguide.listen.commands import command_of
 from voiceguide.listen.recognizer import Recognizer
 from voiceguide.listen.segmenter import FRAME, RATE, Segmenter
