@@ -53,9 +53,12 @@ GARBAGE = tuple(_GARBAGE_WORDS.split())
 """The 300 most frequent words of the en-us language model, command and polite words and a
 few interjections left out."""
 
-GARBAGE_WEIGHT = 1e-20
+GARBAGE_WEIGHT = 1e-15
 """The garbage loop's prior against the commands: smaller hears more commands (and more
 talk as commands). Chosen on the measurements in docs/listening.md."""
+WORD_PENALTY = 0.01
+"""pocketsphinx's word insertion penalty (default 0.65): a run of garbage words pays it at
+every word, a command once or twice, so talk goes to the loop and commands stay."""
 
 NOISE_LSB = 16.0
 """Standard deviation of the noise floor added before decoding, in 16-bit steps (-66 dBFS)."""
@@ -70,7 +73,7 @@ class Recognizer:
 
         start = time.perf_counter()
         self._decoder: pocketsphinx.Decoder = pocketsphinx.Decoder(
-            lm=None, samprate=RATE, bestpath=False, loglevel="FATAL"
+            lm=None, samprate=RATE, bestpath=False, wip=WORD_PENALTY, loglevel="FATAL"
         )
         self._decoder.add_jsgf_string("commands", grammar(GARBAGE, GARBAGE_WEIGHT))
         self._decoder.activate_search("commands")
