@@ -2,8 +2,8 @@
 the guide plays into is also the default source, so the microphone hears the guide itself
 (looped back) and whatever `paplay` says into the same sink, as a person in the room would.
 
-The commands are said by espeak-ng's British voice, which the guide (espeak-ng, American)
-never uses; the recording of the sink shows what the listener did to the routine.
+The commands are said by the natural voice (SPEAKER), the guide is espeak-ng; the recording
+of the sink shows what the listener did to the routine.
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from voiceguide import api
+from voiceguide.listen.segmenter import RATE
 
 from .audio_device import VirtualDevice
+from .listen_audio import Voice, speak
 
 pytestmark = [pytest.mark.device, pytest.mark.speech, pytest.mark.timeout(600)]
 REPO = Path(__file__).parent.parent
@@ -39,7 +42,7 @@ steps = [{ hold = 24, say = "Hold, and breathe easily." }, { say = "Release." }]
 title = "Second hold"
 steps = [{ hold = 22, say = "Hold again." }, { say = "Release." }]
 """
-CHOICES = api.Options(engine="espeak", detail="brief", mono=True)
+CHOICES = api.Options(engine="espeak", detail="brief", mono=True, listen=True)
 ARGS = ("--yes", "--listen", "--engine", "espeak", "--detail", "brief", "--mono")
 
 
@@ -57,14 +60,16 @@ def microphone(audio_device: VirtualDevice) -> Iterator[VirtualDevice]:
     yield audio_device
 
 
+SPEAKER = Voice("natural", 170)
+"""Who speaks in the room: the natural voice, at a speed the recognizer's tests do not use;
+the guide is espeak-ng."""
+
+
 def said(device: VirtualDevice, folder: Path, text: str, name: str) -> Path:
-    """`text` in a voice the guide does not have, at the sink's rate, ready for paplay."""
-    raw, path = folder / f"{name}-raw.wav", folder / f"{name}.wav"
-    subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "140", "-w", str(raw), text], check=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", str(device.rate), "-c", "2", str(path), "pad", "0.1", "0.1"],
-        check=True,
-    )
+    """`text` said by SPEAKER, as a WAV for paplay (which converts it to the sink's rate)."""
+    (samples,) = speak([text], SPEAKER)
+    path = folder / f"{name}.wav"
+    soundfile.write(path, np.concatenate([np.zeros(1600, np.int16), samples]), RATE)
     return path
 
 
@@ -125,8 +130,8 @@ def sounding_span(samples: np.ndarray, rate: int) -> float:
 def test_pause_continue_and_more_time_said_aloud_act_on_the_routine(
     microphone: VirtualDevice, routine: Path, tmp_path: Path
 ) -> None:
-    """Paused: silence until "continue"; "ten more seconds" in the second hold: it lasts
-    ten seconds longer; each printed as "heard: ..." and nothing else heard."""
+    """Paused ("wait"): silence until "continue"; "ten more seconds" in the second hold: it
+    lasts ten seconds longer; each printed as "heard: ..." and nothing else heard."""
     timeline = api.compile(str(routine), CHOICES)
     first, second = timeline.sections[1], timeline.sections[2]
     hold1 = next(e for e in first.events if e.kind == "hold")
@@ -179,16 +184,18 @@ def test_the_guides_own_voice_and_talk_in_the_room_act_on_nothing(
     microphone: VirtualDevice, routine: Path, tmp_path: Path
 ) -> None:
     """The guide's voice looped back into the microphone for the whole routine, and a
-    person talking (no command) in its holds: no command heard, the routine unchanged."""
+    person talking (sentences, no command) in its holds: no command heard, the routine
+    unchanged. (Short phrases that are not commands are the recognizer's to reject, and
+    measured by scripts/bench: docs/listening.md.)"""
     timeline = api.compile(str(routine), CHOICES)
     talk = [
         said(microphone, tmp_path, text, f"talk{i}")
         for i, text in enumerate(
             (
                 "I think my shoulder feels a little looser than yesterday.",
-                "Could you turn the heating up a bit?",
-                "okay",
-                "that feels good",
+                "Could you turn the heating up a bit, please?",
+                "The kettle has just boiled, so I will make us some tea in a minute.",
+                "My neck feels better when I breathe out slowly like that.",
             )
         )
     ]

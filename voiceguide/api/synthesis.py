@@ -38,13 +38,18 @@ def compile(
     routine: str | Routine, options: Options = DEFAULT, *, estimate_only: bool = False
 ) -> Timeline:
     """Load (a built-in name or a path) and compile, with real clip lengths unless told not to.
-    Either way a voice the engine does not have is refused first."""
+    Either way a voice the engine does not have is refused first. `options.listen`: the
+    timeline of a session that listens (its opening says what to say)."""
     routine = load(routine)
     if estimate_only:
         settings = settings_for(routine, options)
         refuse_unknown_voice(routine, settings, options.voice)
         return compile_routine(
-            routine, estimate(settings), pace=settings.pace, detail=settings.detail
+            routine,
+            estimate(settings),
+            pace=settings.pace,
+            detail=settings.detail,
+            listening=options.listen is True,
         )
     prepared = prepare(routine, options)
     prepared.clips.close()
@@ -70,7 +75,8 @@ def prepare(
         refuse_unknown_voice(routine, settings, options.voice)
     check_before_synthesis(routine, settings)
     check_start(routine, start_at)
-    texts = cue_texts(routine, settings.pace, start_at, settings.detail)
+    listening = options.listen is True
+    texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
     with engine_for(engine, settings) as synthesizer:
         clips = store(synthesizer)
         try:
@@ -89,6 +95,7 @@ def prepare(
         pace=settings.pace,
         start_at=start_at,
         detail=settings.detail,
+        listening=listening,
     )
     return Prepared(timeline, clips, settings)
 
