@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 import re
+import unicodedata
 
 MAX_CHARS = 5000
 """Longest cue we hand to espeak-ng: about 15,000 characters crash it outright."""
@@ -34,6 +35,23 @@ def clean_text(text: str) -> str:
     text = _CONTROLS.sub("", text)
     text = text.encode("utf-8", "ignore").decode("utf-8")
     return _SPACES.sub(" ", text).strip()
+
+
+def spoken(text: str) -> str:
+    """`text` as every engine is given it (after `clean_text`): in compatibility form (NFKC:
+    fullwidth and mathematical letters as plain ones, ligatures undone), and, when it has no
+    letter or digit, as the names of its symbols and signs ("grinning face."), which engines
+    otherwise drop (hibari; espeak-ng for emoji newer than its list) or spell."""
+    text = unicodedata.normalize("NFKC", text)
+    if any(ch.isalnum() for ch in text):
+        return text
+    names = [
+        unicodedata.name(ch, "").lower()
+        for ch in text
+        if unicodedata.category(ch)[0] in "SP" and not ch.isspace()
+    ]
+    said = [name for name in names if name]
+    return ", ".join(said) + "." if said else text
 
 
 # --- Duration model -----------------------------------------------------------------------
@@ -100,7 +118,7 @@ def _coefficients(rate: int) -> tuple[float, ...]:
 
 def estimate_ms(text: str, rate: int) -> int:
     """How long espeak-ng takes to say `text` at `rate`, without synthesizing it (about +-20%)."""
-    text = clean_text(text)
+    text = spoken(clean_text(text))
     if not text:
         return 0
     features = _features(text)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text, duration_band, is_plausible
+from ..estimate import clean_text, duration_band, is_plausible, spoken
 from .base import cue as _cue
 from .base import dist_version, resolve_voice, too_long
 from .espeak_pool import SpawnPool
@@ -30,6 +30,9 @@ from .rates import CALIBRATIONS, FINISH
 
 SAME_MS = 60
 """A retry this close to the first attempt (or within 8%) is espeak-ng's stable answer."""
+
+FINISHERS = min(2, os.cpu_count() or 1)
+"""Threads that finish (trim and level) espeak-ng's clips in this process."""
 
 # --- What the engine is made of -----------------------------------------------------------
 
@@ -126,10 +129,24 @@ class EspeakEngine(SpawnPool):
 
     @staticmethod
     def _finished(raw: Iterator[Clip], factor: float) -> Iterator[Clip]:
+        """Each clip finished (`finish`: trimmed, leveled) on a thread of its own, FINISHERS at
+        a time and in order: numpy, soxr and libebur128 leave the interpreter free while they
+        work, so the leveling of one clip overlaps the next."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from .finish import finish, pcm16_floats
 
-        for clip in raw:
-            yield finish(pcm16_floats(clip.pcm), clip.sample_rate, factor) if clip.pcm else clip
+        def one(clip: Clip) -> Clip:
+            return finish(pcm16_floats(clip.pcm), clip.sample_rate, factor) if clip.pcm else clip
+
+        waiting: deque[Future[Clip]] = deque()
+        with ThreadPoolExecutor(FINISHERS, thread_name_prefix="voiceguide-finish") as pool:
+            for clip in raw:
+                waiting.append(pool.submit(one, clip))
+                if len(waiting) > FINISHERS:
+                    yield waiting.popleft().result()
+            while waiting:
+                yield waiting.popleft().result()
 
     def raw(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
         """espeak-ng's own clips, `settings.rate` being its nominal rate: untrimmed, as the
@@ -144,7 +161,7 @@ class EspeakEngine(SpawnPool):
         results: dict[int, Clip | SpeechError] = {}
         pending: deque[Task] = deque()
         for index, raw in enumerate(texts):
-            text = clean_text(raw)
+            text = spoken(clean_text(raw))
             if not text:
                 results[index] = Clip(b"")
             elif error := too_long(text):

@@ -114,7 +114,11 @@ def _read(
     events.put((worker, None))
 
 
-def _stop_all(workers: list[_Worker]) -> None:
+SCRATCH = "VOICEGUIDE_WORKER_FOLDER"
+"""The environment variable naming a pool's scratch folder to its workers."""
+
+
+def _stop_all(workers: list[_Worker], scratch: str | None = None) -> None:
     for worker in workers:
         with contextlib.suppress(OSError, ValueError):
             if worker.process.stdin is not None:
@@ -125,6 +129,10 @@ def _stop_all(workers: list[_Worker]) -> None:
     for worker in workers:
         worker.stop()
     workers.clear()
+    if scratch is not None:  # after the workers: none of them writes there any more
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class Pool:
@@ -139,6 +147,7 @@ class Pool:
         size: int,
         timeout: float = 30.0,
         startup_timeout: float = 60.0,
+        scratch: bool = False,
     ) -> None:
         self.engine = engine
         self.size = max(1, size)
@@ -155,7 +164,10 @@ class Pool:
         self._serial = 0
         self._ids = 0
         self._spawned: dict[int, float] = {}
-        self._finalizer = weakref.finalize(self, _stop_all, self._workers)
+        self.scratch = tempfile.mkdtemp(prefix=f"voiceguide-{engine}-") if scratch else None
+        """A folder for the workers' files (`scratch`), the pool's to remove: a worker is
+        killed, not asked, so it cannot be trusted to clean up after itself."""
+        self._finalizer = weakref.finalize(self, _stop_all, self._workers, self.scratch)
 
     def close(self) -> None:
         self._finalizer()
@@ -178,7 +190,7 @@ class Pool:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log,
-                    env={**os.environ, **ONE_THREAD},
+                    env={**os.environ, **ONE_THREAD, **self._scratch_env()},
                     **options,
                 )
             except OSError as exc:
@@ -188,6 +200,9 @@ class Pool:
             self._workers.append(worker)
             self._spawned[worker.serial] = time.monotonic()
             threading.Thread(target=_read, args=(worker, self._events), daemon=True).start()
+
+    def _scratch_env(self) -> dict[str, str]:
+        return {SCRATCH: self.scratch} if self.scratch is not None else {}
 
     def wait_ready(self) -> None:
         """Block until a worker has said what it has (its voices and version)."""
