@@ -379,8 +379,9 @@ def test_any_text_is_spoken_as_text_or_refused_in_one_line(engine: str, text: st
 
 def test_the_natural_voice_stays_within_the_memory_bound_for_long_cues(tmp_path: Path) -> None:
     """hibari's memory grows with what it says at once (418 MB for one 82-word sentence): it
-    is given pieces of at most 10 words, so an export of long cues peaks under 250 MB in every
-    process, its workers included."""
+    is given pieces of at most `piece_chars` characters (whole sentences, else clauses, else
+    even runs of words), so an export of long cues (80 words, no punctuation) peaks under
+    250 MB in every process, its workers included."""
     from .test_memory import long_cues
 
     routine = long_cues(tmp_path, 3)
@@ -392,4 +393,26 @@ def test_the_natural_voice_stays_within_the_memory_bound_for_long_cues(tmp_path:
     _, err = proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert 150 < peak < 250, f"{peak:.0f} MB"  # over 150: the workers were seen
-    assert natural.pieces(" ".join(["word"] * 25))[0] == (" ".join(["word"] * 9), 150)
+    limit = natural.piece_chars(natural.CALIBRATIONS["natural"].control(150)[0])
+    cut = natural.pieces(" ".join(["word"] * 40), limit)
+    assert cut == [" ".join(["word"] * 20)] * 2 and limit < 110
+
+
+def test_pieces_are_whole_sentences_then_clauses_and_keep_every_word() -> None:
+    short = "Sit tall. Breathe in."
+    assert natural.pieces(short, 100) == [short]  # said at once: hibari's own pause between
+    long = (
+        "Breathe in slowly through your nose, and feel the ribs widen to the sides, the back, "
+        "and the front of the chest. Good."
+    )
+    cut = natural.pieces(long, 60)
+    assert cut == [
+        "Breathe in slowly through your nose,",
+        "and feel the ribs widen to the sides, the back,",
+        "and the front of the chest. Good.",
+    ]
+    for text in (long, " ".join(f"w{n}" for n in range(200)), "a, " * 100 + "end."):
+        for limit in (40, 80, 320):
+            pieces = natural.pieces(text, limit)
+            assert " ".join(pieces).split() == text.split()
+            assert all(len(p) <= limit for p in pieces)
