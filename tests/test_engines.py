@@ -395,7 +395,7 @@ def test_the_natural_voice_stays_within_the_memory_bound_for_long_cues(tmp_path:
     assert 150 < peak < 250, f"{peak:.0f} MB"  # over 150: the workers were seen
     limit = natural.piece_chars(natural.CALIBRATIONS["natural"].control(150)[0])
     cut = natural.pieces(" ".join(["word"] * 40), limit)
-    assert cut == [" ".join(["word"] * 20)] * 2 and limit < 110
+    assert len(cut) == 3 and all(len(piece) <= limit for piece in cut) and limit <= 90
 
 
 def test_pieces_are_whole_sentences_then_clauses_and_keep_every_word() -> None:

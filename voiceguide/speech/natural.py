@@ -213,11 +213,12 @@ class NaturalEngine(PooledEngine):
 
 # --- The worker's side ----------------------------------------------------------------------
 
-PIECE_CHARS = 160
+PIECE_CHARS = 128
 """What hibari is given at once, in characters at `speed` 1 (at `speed` s, s times as many):
 its memory grows with the audio of the longest sentence it says at once (about 3 MB a
-second), on top of the 200 MB a worker holds with its model and lexicon. Pieces of 80
-characters at its slowest speed peak under 240 MB; one 82-word sentence took 418 MB."""
+second), on top of the 200 MB a worker holds with its model and lexicon. Pieces of 107
+characters at `--rate` 150 peaked at 253 MB, of 85 at 240 MB; one 82-word sentence took
+418 MB. Below --rate 150 the finishing of a whole long cue (`finish`) is what grows."""
 MIN_SPEED = 0.5
 """hibari's slowest `speed` (CALIBRATIONS): no piece is shorter than PIECE_CHARS times this."""
 _SENTENCE = re.compile(r"(?<=[.!?\u2026])\s+")

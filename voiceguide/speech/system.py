@@ -155,7 +155,7 @@ class _Backend:
                 engine.setProperty(name, value)
         self._count += 1
         suffix = ".aiff" if sys.platform == "darwin" else ".wav"
-        path = os.path.join(self._folder, f"{self._count}{suffix}")
+        path = os.path.join(self._folder, f"{os.getpid()}-{self._count}{suffix}")
         try:
             engine.save_to_file(text, path)  # one save per run: only a run's last is spoken
             engine.runAndWait()  # espeak driver: returns once the text is queued, not said
