@@ -213,15 +213,15 @@ class NaturalEngine(PooledEngine):
 
 # --- The worker's side ----------------------------------------------------------------------
 
-PIECE_CHARS = 128
-"""What hibari is given at once, in characters at `speed` 1 (at `speed` s, s times as many):
-its memory grows with the audio of the longest sentence it says at once (about 3 MB a
-second), on top of the 200 MB a worker holds with its model and lexicon. Pieces of 107
-characters at `--rate` 150 peaked at 253 MB, of 85 at 240 MB; one 82-word sentence took
-418 MB. Below --rate 150 the finishing of a whole long cue (`finish`) is what grows."""
+PIECE_CHARS = 176
+"""The longest sentence hibari is given, in characters at `speed` 1 (at `speed` s, s times
+as many; 121 at `--rate` 150, longer than any sentence of the built-in routines): its memory
+grows with the audio of the sentence it says (about 3 MB a second), on top of the 200 MB a
+worker holds with its model and lexicon, and onnxruntime's arena would keep the largest for
+ever (so it is off). Cues of 80 words cut so peaked at 225 MB a worker at `--rate` 150 and
+243 MB at 100; one 82-word sentence took 418 MB with the arena."""
 MIN_SPEED = 0.5
 """hibari's slowest `speed` (CALIBRATIONS): no piece is shorter than PIECE_CHARS times this."""
-_SENTENCE = re.compile(r"(?<=[.!?\u2026])\s+")
 _CLAUSE = re.compile(r"(?<=[,;:\u2014])\s+")
 
 
@@ -243,24 +243,37 @@ def _runs(clause: str, limit: int) -> list[str]:
 
 
 def pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
-    """`text` as hibari is given it: whole sentences packed up to `limit` characters; a longer
-    sentence cut at its clauses (packed the same way), and only a clause longer than `limit`
-    into even runs of words. Speech pauses at every cut but the last kind, so hibari's own
-    pause, kept at each piece's ends, joins them as it joins its own sentences."""
+    """`text` as hibari is given it: whole sentences together (hibari says one sentence at a
+    time, so they cost no more memory than the longest), a sentence longer than `limit` cut at
+    its clauses (packed up to `limit`), and only a clause longer than that into even runs of
+    words. Sentences are found as hibari finds them. Speech pauses at every cut but the last
+    kind, so hibari's own pause, kept at each piece's ends, joins them as it joins its own
+    sentences."""
+    from hibari.tts import Hibari
+
     out: list[str] = []
-    packed = ""
-    for sentence in _SENTENCE.split(text.strip()):
-        parts = [sentence] if len(sentence) <= limit else _CLAUSE.split(sentence)
-        for part in parts:
-            for chunk in [part] if len(part) <= limit else _runs(part, limit):
+    whole: list[str] = []
+    for sentence in Hibari.split_sentences(text):
+        sentence = sentence.strip()
+        if len(sentence) <= limit:
+            whole.append(sentence)
+            continue
+        if whole:
+            out.append(" ".join(whole))
+            whole = []
+        packed = ""
+        for clause in _CLAUSE.split(sentence):
+            for chunk in [clause] if len(clause) <= limit else _runs(clause, limit):
                 if packed and len(packed) + 1 + len(chunk) <= limit:
                     packed += " " + chunk
                 else:
                     if packed:
                         out.append(packed)
                     packed = chunk
-    if packed:
-        out.append(packed)
+        if packed:
+            out.append(packed)
+    if whole:
+        out.append(" ".join(whole))
     return [piece for piece in out if piece.strip()]
 
 
@@ -282,7 +295,19 @@ class _Backend:
             path = _registry()[voice]["path"]
             if not os.path.isfile(path):  # never let hibari download it
                 raise SpeechError(f"voice {voice!r} is not installed")
-            self._models[voice] = Hibari(voice=voice, model=path, threads=1)
+            onnxruntime: Any = importlib.import_module("onnxruntime")
+            opened = onnxruntime.InferenceSession
+
+            def lean(model: str, options: Any = None, *args: Any, **kwargs: Any) -> Any:
+                if options is not None:  # no arena: it would keep its largest size for ever
+                    options.enable_cpu_mem_arena = False
+                return opened(model, options, *args, **kwargs)
+
+            onnxruntime.InferenceSession = lean  # hibari makes its session with its own options
+            try:
+                self._models[voice] = Hibari(voice=voice, model=path, threads=1)
+            finally:
+                onnxruntime.InferenceSession = opened
         return self._models[voice]
 
     def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
