@@ -195,7 +195,7 @@ def test_check_and_synthesis_agree_on_any_text(engine: str, text: str) -> None:
     what it refuses, the engine refuses too."""
     path = routine(Path(_FOLDER.name), text)
     try:
-        compiled = api.compile(str(path), engine_name=engine, estimate_only=True)
+        compiled = api.compile(str(path), api.Options(engine=engine), estimate_only=True)
     except RoutineError:
         checked = False
     else:
