@@ -1,6 +1,8 @@
-"""Sections 8 and 9: the speech engines side by side, in one run: intelligibility (pocketsphinx's
-general English model, no grammar, on every cue of upper-back), words per minute heard at each
---rate, and the natural engine's cold and warm export against hibari itself (the floor)."""
+"""Sections 8, 9 and 11: the speech engines side by side, in one run: intelligibility
+(pocketsphinx's general English model, no grammar, on every cue of upper-back; the natural
+voice as exported against hibari alone saying each whole cue), words per minute heard at each
+--rate, the natural engine's cold and warm export against hibari itself (the floor), and a cold
+export with espeak-ng against one espeak-ng call."""
 
 from __future__ import annotations
 
@@ -195,7 +197,7 @@ def measure(ctx: Context) -> list[Row]:
 def _espeak_path(ctx: Context, texts: list[str]) -> list[Row]:
     """A cold export with espeak-ng speaking against espeak-ng's command line saying the same
     cue texts in one call: what the clips' finishing (trimming, leveling) costs on top."""
-    section = "10. espeak-ng path: cold export against one espeak-ng call"
+    section = "11. espeak-ng path: cold export against one espeak-ng call"
     work = ctx.tempdir("espeak")
     cues = work / "cues.txt"
     cues.write_text("\n".join(texts) + "\n", encoding="utf-8")
