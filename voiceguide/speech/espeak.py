@@ -31,9 +31,6 @@ from .rates import CALIBRATIONS, FINISH
 SAME_MS = 60
 """A retry this close to the first attempt (or within 8%) is espeak-ng's stable answer."""
 
-FINISHERS = min(2, os.cpu_count() or 1)
-"""Threads that finish (trim and level) espeak-ng's clips in this process."""
-
 # --- What the engine is made of -----------------------------------------------------------
 
 _LIBRARIES = ("libespeak-ng.so.1", "libespeak-ng.so", "libespeak-ng.1.dylib", "libespeak.so.1")
@@ -129,24 +126,10 @@ class EspeakEngine(SpawnPool):
 
     @staticmethod
     def _finished(raw: Iterator[Clip], factor: float) -> Iterator[Clip]:
-        """Each clip finished (`finish`: trimmed, leveled) on a thread of its own, FINISHERS at
-        a time and in order: numpy, soxr and libebur128 leave the interpreter free while they
-        work, so the leveling of one clip overlaps the next."""
-        from concurrent.futures import Future, ThreadPoolExecutor
-
         from .finish import finish, pcm16_floats
 
-        def one(clip: Clip) -> Clip:
-            return finish(pcm16_floats(clip.pcm), clip.sample_rate, factor) if clip.pcm else clip
-
-        waiting: deque[Future[Clip]] = deque()
-        with ThreadPoolExecutor(FINISHERS, thread_name_prefix="voiceguide-finish") as pool:
-            for clip in raw:
-                waiting.append(pool.submit(one, clip))
-                if len(waiting) > FINISHERS:
-                    yield waiting.popleft().result()
-            while waiting:
-                yield waiting.popleft().result()
+        for clip in raw:
+            yield finish(pcm16_floats(clip.pcm), clip.sample_rate, factor) if clip.pcm else clip
 
     def raw(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
         """espeak-ng's own clips, `settings.rate` being its nominal rate: untrimmed, as the
