@@ -38,6 +38,11 @@ HOST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_host.py")
 
 ONE_THREAD = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 """Each worker computes on one core: two workers on two cores, no oversubscription."""
+HEAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+"""glibc gives a worker's buffers of 1 MB and more (audio, the model's outputs) their own
+mappings, returned when freed. Left to itself it raises that threshold after each large free,
+up to 32 MB, and a natural worker's heap crept from 225 to 270 MB over 30 long cues (234 MB
+with this; no slower)."""
 
 
 @dataclass(slots=True)
@@ -190,7 +195,7 @@ class Pool:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log,
-                    env={**os.environ, **ONE_THREAD, **self._scratch_env()},
+                    env={**os.environ, **ONE_THREAD, **HEAP, **self._scratch_env()},
                     **options,
                 )
             except OSError as exc:
