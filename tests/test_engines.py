@@ -336,6 +336,14 @@ HOSTILE = st.lists(
                 "1000000000000",
                 "Breathe in.",
                 "{side}",
+                "https://example.com/a/very/long/path/to/some/resource/that/goes/on/index.html",
+                "Rindfleischetikettierungsueberwachungsaufgabenuebertragungsgesetz",
+                "l'" * 40,
+                "x" * 200,
+                "😀😀🙂",
+                "Дышите медленно",
+                "リラックス",
+                "肩の力を抜いて",
             ]
         ),
         st.text(max_size=20),
@@ -364,13 +372,14 @@ def _close_engines() -> Iterator[None]:
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(text=HOSTILE)
 def test_any_text_is_spoken_as_text_or_refused_in_one_line(engine: str, text: str) -> None:
-    """Markup, an engine's own syntax, control characters, emoji: a clip of that text, or one
-    SpeechError naming the cue; the engine goes on speaking either way."""
+    """Markup, an engine's own syntax, control characters, emoji, long words, other scripts: a
+    clip of that text, or one SpeechError naming the cue; the engine goes on speaking either
+    way, and never waits for a timeout."""
     running = _engine(engine)
     try:
         (clip,) = running.synthesize([text], Settings(engine=engine))
     except SpeechError as exc:
-        assert "\n" not in str(exc)
+        assert "\n" not in str(exc) and "timed out" not in str(exc)
     else:
         assert clip.sample_rate == SAMPLE_RATE and len(clip.pcm) % 2 == 0
     (after,) = running.synthesize(["Still speaking."], Settings(engine=engine))
@@ -379,8 +388,9 @@ def test_any_text_is_spoken_as_text_or_refused_in_one_line(engine: str, text: st
 
 def test_the_natural_voice_stays_within_the_memory_bound_for_long_cues(tmp_path: Path) -> None:
     """hibari's memory grows with what it says at once (418 MB for one 82-word sentence): it
-    is given pieces of at most 10 words, so an export of long cues peaks under 250 MB in every
-    process, its workers included."""
+    is given pieces of at most `piece_chars` characters (whole sentences, else clauses, else
+    even runs of words), so an export of long cues (80 words, no punctuation) peaks under
+    250 MB in every process, its workers included."""
     from .test_memory import long_cues
 
     routine = long_cues(tmp_path, 3)
@@ -392,4 +402,29 @@ def test_the_natural_voice_stays_within_the_memory_bound_for_long_cues(tmp_path:
     _, err = proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert 150 < peak < 250, f"{peak:.0f} MB"  # over 150: the workers were seen
-    assert natural.pieces(" ".join(["word"] * 25))[0] == (" ".join(["word"] * 9), 150)
+    limit = natural.piece_chars(natural.CALIBRATIONS["natural"].control(150)[0])
+    cut = natural.pieces(" ".join(["word"] * 40), limit)
+    assert len(cut) == 2 and all(len(piece) <= limit for piece in cut) and limit <= 125
+
+
+def test_pieces_are_whole_sentences_then_clauses_and_keep_every_word() -> None:
+    from hibari.tts import Hibari
+
+    short = "Sit tall. Breathe in. Let the shoulders drop, and rest."
+    assert natural.pieces(short, 40) == [short]  # one sentence at a time, at once
+    long = (
+        "Breathe in slowly through your nose, and feel the ribs widen to the sides, the back, "
+        "and the front of the chest. Good."
+    )
+    cut = natural.pieces(long, 60)
+    assert cut == [
+        "Breathe in slowly through your nose,",
+        "and feel the ribs widen to the sides, the back,",
+        "and the front of the chest.",
+        "Good.",
+    ]
+    for text in (long, " ".join(f"w{n}" for n in range(200)), "a, " * 100 + "end."):
+        for limit in (40, 80, 320):
+            pieces = natural.pieces(text, limit)
+            assert " ".join(pieces).split() == text.split()
+            assert all(len(s) <= limit for p in pieces for s in Hibari.split_sentences(p))

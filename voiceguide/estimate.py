@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 import re
+import unicodedata
 
 MAX_CHARS = 5000
 """Longest cue we hand to espeak-ng: about 15,000 characters crash it outright."""
@@ -36,6 +37,23 @@ def clean_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def spoken(text: str) -> str:
+    """`text` as every engine is given it (after `clean_text`): in compatibility form (NFKC:
+    fullwidth and mathematical letters as plain ones, ligatures undone), and, when it has no
+    letter or digit, as the names of its symbols and signs ("grinning face."), which engines
+    otherwise drop (hibari; espeak-ng for emoji newer than its list) or spell."""
+    text = unicodedata.normalize("NFKC", text)
+    if any(ch.isalnum() for ch in text):
+        return text
+    names = [
+        unicodedata.name(ch, "").lower()
+        for ch in text
+        if unicodedata.category(ch)[0] in "SP" and not ch.isspace()
+    ]
+    said = [name for name in names if name]
+    return ", ".join(said) + "." if said else text
+
+
 # --- Duration model -----------------------------------------------------------------------
 
 _LETTER = re.compile(r"[^\W\d_]")
@@ -45,6 +63,9 @@ _ALNUM = re.compile(r"[^\W_]")
 _SPOKEN_SYMBOL = re.compile(r"[&%#@<>/=+*$€£]|(?<=[^\W_])\.(?=[^\W_])")
 _PAUSE = re.compile(r"[,;:\u2014\u2013(\[{]|\s-\s")  # em and en dashes too
 _SENTENCE_BREAK = re.compile(r"[.!?]+(?=\s+\S)")
+_SPELLED = re.compile(r"(?<![^\W\d_])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{2,}(?![^\W\d_])")
+"""A word of two or more consonants and no vowel ("TV", "xxxx"): every engine spells it, one
+letter name (about three letters long) after another."""
 # A number is spoken as words: "5" five, "12" twelve, "123" one hundred and twenty-three.
 _NUMBER_LETTERS = {1: 4.0, 2: 7.0, 3: 18.0, 4: 22.0}
 _NUMBER_WORDS = {1: 1.0, 2: 1.5, 3: 4.0, 4: 4.5}
@@ -79,7 +100,10 @@ def _features(text: str) -> tuple[float, float, float, float, float]:
     symbols = len(_SPOKEN_SYMBOL.findall(text))
     letters = len(_LETTER.findall(text)) + 4.0 * symbols
     letters += sum(_NUMBER_LETTERS.get(len(n), 5.0 * len(n)) for n in numbers)
+    spelled = _SPELLED.findall(text)
+    letters += 2.0 * sum(len(word) for word in spelled)
     words = float(len(_WORD.findall(text)) + symbols)
+    words += sum(len(word) - 1 for word in spelled)
     words += sum(_NUMBER_WORDS.get(len(n), 1.2 * len(n)) for n in numbers)
     pauses = len(_PAUSE.findall(text))
     breaks = len(_SENTENCE_BREAK.findall(text))
@@ -100,7 +124,7 @@ def _coefficients(rate: int) -> tuple[float, ...]:
 
 def estimate_ms(text: str, rate: int) -> int:
     """How long espeak-ng takes to say `text` at `rate`, without synthesizing it (about +-20%)."""
-    text = clean_text(text)
+    text = spoken(clean_text(text))
     if not text:
         return 0
     features = _features(text)

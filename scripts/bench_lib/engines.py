@@ -1,12 +1,16 @@
-"""Sections 8 and 9: the speech engines side by side, in one run: intelligibility (pocketsphinx's
-general English model, no grammar, on every cue of upper-back), words per minute heard at each
---rate, and the natural engine's cold and warm export against hibari itself (the floor)."""
+"""Sections 8, 9 and 11: the speech engines side by side, in one run: intelligibility
+(pocketsphinx's general English model, no grammar, on every cue of upper-back; the natural
+voice as exported against hibari alone saying each whole cue), words per minute heard at each
+--rate, the natural engine's cold and warm export against hibari itself (the floor), and a cold
+export with espeak-ng against one espeak-ng call."""
 
 from __future__ import annotations
 
 import re
 import sys
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
@@ -44,29 +48,48 @@ def _distance(a: list[str], b: list[str]) -> int:
     return row[-1]
 
 
-def _wer(engine: str, texts: list[str]) -> float:
-    """Word error rate of pocketsphinx's general English model over the engine's clips."""
+def _wer_of(texts: list[str], audio: Iterator[tuple[Any, int]]) -> float:
+    """Word error rate of pocketsphinx's general English model (no grammar) over one clip per
+    text: (float samples, their rate), each padded with half a second of silence."""
     import numpy as np
     import pocketsphinx
     import soxr
 
     decoder = pocketsphinx.Decoder(samprate=16000, loglevel="FATAL")
     errors = total = 0
-    with open_engine(engine) as running:
-        for text, clip in zip(
-            texts, running.synthesize(texts, Settings(engine=engine)), strict=True
-        ):
-            x = np.frombuffer(clip.pcm, dtype="<i2").astype(np.float32) / 32768
-            pad = np.zeros(8000, dtype=np.float32)
-            y = soxr.resample(np.concatenate([pad, x, pad]), clip.sample_rate, 16000)
-            decoder.start_utt()
-            decoder.process_raw((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
-            decoder.end_utt()
-            heard = decoder.hyp().hypstr if decoder.hyp() is not None else ""
-            said = _words(text)
-            errors += _distance(said, _words(heard))
-            total += len(said)
+    for text, (x, rate) in zip(texts, audio, strict=True):
+        pad = np.zeros(rate // 2, dtype=np.float32)
+        y = soxr.resample(np.concatenate([pad, np.asarray(x, np.float32), pad]), rate, 16000)
+        decoder.start_utt()
+        decoder.process_raw((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes(), full_utt=True)
+        decoder.end_utt()
+        heard = decoder.hyp().hypstr if decoder.hyp() is not None else ""
+        said = _words(text)
+        errors += _distance(said, _words(heard))
+        total += len(said)
     return errors / total
+
+
+def _wer(engine: str, texts: list[str]) -> float:
+    """Word error rate over the engine's clips, as an export has them (finished, leveled)."""
+    import numpy as np
+
+    with open_engine(engine) as running:
+        clips = running.synthesize(texts, Settings(engine=engine))
+        return _wer_of(
+            texts,
+            ((np.frombuffer(c.pcm, "<i2") / np.float32(32768), c.sample_rate) for c in clips),
+        )
+
+
+def _wer_voice_alone(texts: list[str]) -> float:
+    """The same over hibari itself saying each whole cue at once (at the speed of --rate 150):
+    what the natural voice is without voiceguide's pieces, joins and finishing."""
+    from hibari import Hibari
+
+    tts = Hibari(threads=2)
+    speed = CALIBRATIONS["natural"].control(150)[0]
+    return _wer_of(texts, ((tts(text, speed=speed, seed=0), tts.sample_rate) for text in texts))
 
 
 def measure(ctx: Context) -> list[Row]:
@@ -82,6 +105,27 @@ def measure(ctx: Context) -> list[Row]:
         rows.append(
             Row(section, f"{engine}: pocketsphinx word error rate", 100 * wer, "%", target, met)
         )
+        if engine == "natural":
+            alone = _wer_voice_alone(texts)
+            rows.append(
+                Row(
+                    section,
+                    "natural: the same, hibari alone saying each whole cue",
+                    100 * alone,
+                    "%",
+                    note="the voice without pieces or finishing",
+                )
+            )
+            rows.append(
+                Row(
+                    section,
+                    "natural: word error rate, product - hibari alone",
+                    100 * (wer - alone),
+                    "points",
+                    "<= +0.5",
+                    wer - alone <= 0.005,
+                )
+            )
         with open_engine(engine) as running:
             for rate in RATES:
                 start = time.perf_counter()
@@ -101,6 +145,8 @@ def measure(ctx: Context) -> list[Row]:
                         note=f"{audio / spent:.0f}x realtime (warm workers)",
                     )
                 )
+    if "espeak" in installed:
+        rows += _espeak_path(ctx, texts)
     if "natural" not in installed:
         return rows
     section = "9. Natural voice: cold export against hibari itself"
@@ -144,6 +190,35 @@ def measure(ctx: Context) -> list[Row]:
             "<= 0.5 s",
             warm <= 0.5,
             runs=seconds(runs["warm"]),
+        ),
+    ]
+
+
+def _espeak_path(ctx: Context, texts: list[str]) -> list[Row]:
+    """A cold export with espeak-ng speaking against espeak-ng's command line saying the same
+    cue texts in one call: what the clips' finishing (trimming, leveling) costs on top."""
+    section = "11. espeak-ng path: cold export against one espeak-ng call"
+    work = ctx.tempdir("espeak")
+    cues = work / "cues.txt"
+    cues.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    out = work / "out.wav"
+    command = [*VOICEGUIDE, "export", ROUTINE, "-o", str(out), "--engine", "espeak"]
+    line = ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(work / "cli.wav"), "-f", str(cues)]
+    runs = sample(
+        {"cold": lambda: run(command, ctx.env(ctx.tempdir("ec"))), "cli": lambda: run(line)},
+        ctx.rounds(7, 3),
+    )
+    cold, cli = median(runs["cold"]), median(runs["cli"])
+    return [
+        Row(section, "export --engine espeak, cold", cold, "s", runs=seconds(runs["cold"])),
+        Row(section, "espeak-ng command line, one call", cli, "s", runs=seconds(runs["cli"])),
+        Row(
+            section,
+            "cold espeak export / espeak-ng call",
+            cold / cli,
+            "x",
+            "<= 2.0x",
+            cold / cli <= 2.0,
         ),
     ]
 

@@ -50,7 +50,7 @@ def table(engine: str, texts: list[str]) -> None:
     from voiceguide.speech import finish
 
     print(f"# {engine}: control, words per minute heard ({len(texts)} cues, {words(texts)} words)")
-    with open_engine(engine) as running:
+    with open_engine(engine, routed=False) as running:
         for control in CONTROLS[engine]:
             if engine == "espeak":
                 raw = running.raw(texts, Settings(rate=int(control)))  # type: ignore[attr-defined]

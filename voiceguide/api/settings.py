@@ -71,6 +71,7 @@ def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None
             raise UsageError(message) from exc
         where = routine.source if routine.voice else str(config_path())
         raise RoutineError([Problem(where, "voice", message)]) from exc
+    refuse_unsayable(routine, settings)
 
 
 @functools.cache
@@ -117,6 +118,27 @@ def _elsewhere(engine: str, voice: str) -> str:
     close = difflib.get_close_matches(voice.strip().casefold(), list(labels), n=2, cutoff=0.75)
     shown = [f"{labels[c][0]!r} (--engine {labels[c][1]})" for c in close]
     return f"; in other engines: {', '.join(shown)}" if shown else ""
+
+
+def refuse_unsayable(routine: Routine, settings: Settings) -> None:
+    """Refuse a cue no voice here can say, and say once which voice says the cues the
+    engine's own cannot read (`speech.scripts`): `check` answers as `export` will."""
+    from ..compiler import cue_texts
+    from ..errors import Problem, RoutineError, SpeechError
+    from ..speech import routes
+    from ..speech.base import cue
+
+    engine = settings.engine or "natural"
+    texts = cue_texts(routine, settings.pace, 1, settings.detail)
+    try:
+        found = routes(engine, settings.voice, texts)
+    except SpeechError as exc:
+        raise RoutineError([Problem(routine.source, "", str(exc))]) from exc
+    for who, said in found.items():
+        _log.warning(
+            f"{routine.source}: {who} says {len(said)} cue(s) the {engine} voice cannot read, "
+            f"first {cue(said[0])}"
+        )
 
 
 def estimate(settings: Settings) -> SpeechMs:

@@ -25,7 +25,7 @@ from .fake import FakeSynthesizer as FakeSynthesizer
 from .rates import estimate_ms as engine_estimate_ms
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 
 def unavailable(name: str) -> str | None:
@@ -80,21 +80,49 @@ def choose(requested: str | None, voice: str) -> tuple[str, str | None]:
     raise SpeechError(f"no speech engine works here: {'; '.join(reasons)}")
 
 
-def open_engine(name: str, workers: int | None = None) -> Engine:
-    """A running engine (its workers start on first use); close it when done."""
+def open_engine(name: str, workers: int | None = None, *, routed: bool = True) -> Engine:
+    """A running engine (its workers start on first use); close it when done. `routed`: cues
+    in a script its voice cannot read go to the espeak-ng voice that can (`scripts`)."""
+    engine: Engine
     if name == "natural":
         from .natural import NaturalEngine
 
-        return NaturalEngine(workers)
-    if name == "espeak":
+        engine = NaturalEngine(workers)
+    elif name == "espeak":
         from .espeak import EspeakEngine
 
-        return EspeakEngine(workers)
-    if name == "system":
+        engine = EspeakEngine(workers)
+    elif name == "system":
         from .system import SystemEngine
 
-        return SystemEngine(workers)
-    raise UsageError(f"unknown engine {name!r}; the engines are: {', '.join(ENGINES)}")
+        engine = SystemEngine(workers)
+    else:
+        raise UsageError(f"unknown engine {name!r}; the engines are: {', '.join(ENGINES)}")
+    if not routed:
+        return engine
+    from .routed import Routed
+
+    return Routed(engine, workers)
+
+
+def routes(engine: str, voice: str, texts: Sequence[str]) -> dict[str, list[str]]:
+    """Which of `texts` another voice says (`scripts.route`): for each such voice, e.g. "the
+    espeak-ng voice 'ru' (Cyrillic letters)", its texts. Raises SpeechError, naming the text,
+    for one no voice here can say: what `check` reports, and `export` would."""
+    from .base import cue
+    from .scripts import route
+
+    espeak = unavailable("espeak") is None
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        try:
+            other = route(engine, voice, text, espeak)
+        except SpeechError as exc:
+            raise SpeechError(f"{cue(text)}: {exc}") from None
+        if other is not None:
+            key = f"the espeak-ng voice {other.voice!r} ({other.script} letters)"
+            found.setdefault(key, []).append(text)
+    return found
 
 
 def length_model(engine: str, rate: int) -> Callable[[str], int]:

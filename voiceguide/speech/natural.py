@@ -25,20 +25,43 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text
+from ..estimate import clean_text, spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
 from .workers import Pool, PooledEngine
 
 DEFAULT_VOICE = "heart"
+PIECES = "pieces-2"
+"""How a cue is cut for hibari (`pieces`), part of the engine's id: clips cut another way are
+made again, not taken from the cache."""
 LANGUAGES = {"en-us": "heart", "en": "heart", "english": "heart", "en-gb": "emma"}
 """Languages as the other engines name them, and the voice that speaks each (if installed)."""
 
 
+MAX_WORD = 24
+"""hibari reads a word it does not know with a spelling model that sees its first 24
+characters and drops the rest; a longer word (a URL, a path, a long compound) is cut first."""
+_LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
+_INSIDE = re.compile(r"[\W_]+")
+
+
+def _cut(word: re.Match[str]) -> str:
+    """A long word as words hibari reads whole: cut at its punctuation ("example.com/a/b"),
+    then into even runs of at most MAX_WORD characters, so every letter of it is said."""
+    out: list[str] = []
+    for part in _INSIDE.split(word.group()):
+        runs = math.ceil(len(part) / MAX_WORD)
+        size = math.ceil(len(part) / runs) if runs else 1
+        out += [part[i : i + size] for i in range(0, len(part), size)]
+    return " ".join(out)
+
+
 def _text(text: str) -> str:
-    """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax."""
-    return clean_text(text).replace("[", "(").replace("]", ")")
+    """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax, no
+    word longer than it reads (MAX_WORD), symbols named (`spoken`)."""
+    text = spoken(clean_text(text)).replace("[", "(").replace("]", ")")
+    return " ".join(_LONG_WORD.sub(_cut, text).split())
 
 
 @functools.cache
@@ -126,7 +149,7 @@ def _hibari_version() -> str:
 def _engine_id() -> str:
     version = _hibari_version()
     model = _registry()[DEFAULT_VOICE]["sha256"][:12]
-    return f"natural/hibari-{version}/model-{model}/{FINISH}"
+    return f"natural/hibari-{version}/model-{model}/{PIECES}/{FINISH}"
 
 
 class NaturalEngine(PooledEngine):
@@ -190,54 +213,68 @@ class NaturalEngine(PooledEngine):
 
 # --- The worker's side ----------------------------------------------------------------------
 
-MAX_WORDS = 10
-"""Words hibari is given at once: sentences, then clauses, then even runs of words. A worker
-holds about 200 MB with its model and lexicon; at hibari's slowest speed, pieces of 10 words
-peaked at 235 MB, of 12 at 252 MB, of 15 at 263 MB (one long cue of 80 words: 418 MB)."""
-MAX_PIECE_CHARS = 60
-"""...and characters, since long words make long audio: ten words of everyday cues are
-about 50 characters."""
-CLAUSE_PAUSE_MS, SENTENCE_PAUSE_MS = 150, 350
-"""The pause after a piece that ends a clause (or a forced cut) and one that ends a sentence,
-where hibari itself pauses about as long between sentences of one text."""
-_SENTENCE = re.compile(r"(?<=[.!?\u2026])\s+")
+PIECE_CHARS = 176
+"""The longest sentence hibari is given, in characters at `speed` 1 (at `speed` s, s times
+as many; 121 at `--rate` 150, longer than any sentence of the built-in routines): its memory
+grows with the audio of the sentence it says (about 3 MB a second), on top of the 200 MB a
+worker holds with its model and lexicon, and onnxruntime's arena would keep the largest for
+ever (so it is off). Cues of 80 words cut so peaked at 225 MB a worker at `--rate` 150 and
+243 MB at 100; one 82-word sentence took 418 MB with the arena."""
+MIN_SPEED = 0.5
+"""hibari's slowest `speed` (CALIBRATIONS): no piece is shorter than PIECE_CHARS times this."""
 _CLAUSE = re.compile(r"(?<=[,;:\u2014])\s+")
 
 
-def _fits(words: list[str]) -> bool:
-    return len(words) <= MAX_WORDS and len(" ".join(words)) <= MAX_PIECE_CHARS
+def piece_chars(control: float) -> int:
+    """The longest piece at hibari's `speed` `control`: its audio, and so its memory, is bound."""
+    return int(PIECE_CHARS * max(MIN_SPEED, control))
 
 
-def pieces(text: str) -> list[tuple[str, int]]:
-    """`text` cut into pieces of at most MAX_WORDS words and MAX_PIECE_CHARS characters, each
-    with the pause that follows it: at sentence ends first, then at clause punctuation, then
-    into even runs of words."""
-    out: list[tuple[str, int]] = []
-    for sentence in _SENTENCE.split(text.strip()):
-        if not sentence:
+def _runs(clause: str, limit: int) -> list[str]:
+    """A clause longer than `limit` in even runs of whole words (each word fits: `_text`)."""
+    words = clause.split()
+    runs = max(1, math.ceil(len(clause) / limit))
+    while True:
+        size = math.ceil(len(words) / runs)
+        chunks = [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+        if all(len(chunk) <= limit for chunk in chunks) or size == 1:
+            return chunks
+        runs += 1
+
+
+def pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
+    """`text` as hibari is given it: whole sentences together (hibari says one sentence at a
+    time, so they cost no more memory than the longest), a sentence longer than `limit` cut at
+    its clauses (packed up to `limit`), and only a clause longer than that into even runs of
+    words. Sentences are found as hibari finds them. Speech pauses at every cut but the last
+    kind, so hibari's own pause, kept at each piece's ends, joins them as it joins its own
+    sentences."""
+    from hibari.tts import Hibari
+
+    out: list[str] = []
+    whole: list[str] = []
+    for sentence in Hibari.split_sentences(text):
+        sentence = sentence.strip()
+        if len(sentence) <= limit:
+            whole.append(sentence)
             continue
-        packed: list[str] = []
+        if whole:
+            out.append(" ".join(whole))
+            whole = []
+        packed = ""
         for clause in _CLAUSE.split(sentence):
-            words = clause.split()
-            runs = 1
-            while not all(
-                _fits(words[i : i + math.ceil(len(words) / runs)])
-                for i in range(0, len(words), math.ceil(len(words) / runs))
-            ):
-                runs += 1
-            size = max(1, math.ceil(len(words) / runs))
-            for chunk in (words[i : i + size] for i in range(0, len(words), size)):
-                if packed and _fits([*packed, *chunk]):
-                    packed += chunk
+            for chunk in [clause] if len(clause) <= limit else _runs(clause, limit):
+                if packed and len(packed) + 1 + len(chunk) <= limit:
+                    packed += " " + chunk
                 else:
                     if packed:
-                        out.append((" ".join(packed), CLAUSE_PAUSE_MS))
-                    packed = list(chunk)
+                        out.append(packed)
+                    packed = chunk
         if packed:
-            out.append((" ".join(packed), SENTENCE_PAUSE_MS))
-    if out:
-        out[-1] = (out[-1][0], 0)
-    return out
+            out.append(packed)
+    if whole:
+        out.append(" ".join(whole))
+    return [piece for piece in out if piece.strip()]
 
 
 class _Backend:
@@ -258,22 +295,32 @@ class _Backend:
             path = _registry()[voice]["path"]
             if not os.path.isfile(path):  # never let hibari download it
                 raise SpeechError(f"voice {voice!r} is not installed")
-            self._models[voice] = Hibari(voice=voice, model=path, threads=1)
+            onnxruntime: Any = importlib.import_module("onnxruntime")
+            opened = onnxruntime.InferenceSession
+
+            def lean(model: str, options: Any = None, *args: Any, **kwargs: Any) -> Any:
+                if options is not None:  # no arena: it would keep its largest size for ever
+                    options.enable_cpu_mem_arena = False
+                return opened(model, options, *args, **kwargs)
+
+            onnxruntime.InferenceSession = lean  # hibari makes its session with its own options
+            try:
+                self._models[voice] = Hibari(voice=voice, model=path, threads=1)
+            finally:
+                onnxruntime.InferenceSession = opened
         return self._models[voice]
 
     def speak(self, text: str, voice: str, control: float) -> tuple[Any, int]:
         """Piece by piece (`pieces`): hibari's memory grows with the length of what it says at
-        once (see MAX_WORDS)."""
+        once (see PIECE_CHARS). Each piece keeps the silence hibari puts at its ends, so two
+        pieces meet as two of its sentences do: the voice's own pause, no cut."""
         import numpy as np
-
-        from .finish import trim
 
         model = self._model(voice)
         rate = int(model.sample_rate)
-        parts = []
-        for piece, pause_ms in pieces(text):
-            parts.append(trim(model(piece, speed=control, seed=0), rate))
-            parts.append(np.zeros(rate * pause_ms // 1000, dtype=np.float32))
+        parts = [
+            model(piece, speed=control, seed=0) for piece in pieces(text, piece_chars(control))
+        ]
         return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), rate
 
 

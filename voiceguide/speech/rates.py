@@ -15,7 +15,7 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from ..estimate import RATE_FLOOR, clean_text
+from ..estimate import RATE_FLOOR, clean_text, spoken
 from ..estimate import _features as features  # one feature set for every length model
 
 FINISH = "finish-2"
@@ -63,18 +63,17 @@ class Calibration:
 
 # fmt: off
 CALIBRATIONS = {
-    # hibari-tts 0.2.1, voice heart, seed 0, in pieces (natural.pieces): its `speed` parameter.
+    # hibari-tts 0.2.1, voice heart, seed 0, in pieces (natural.pieces, pieces-2): its `speed`.
     "natural": Calibration(
         (
-            (0.5, 112.8), (0.52, 114.0), (0.55, 118.1), (0.56, 119.2), (0.58, 133.0),
-            (0.6, 134.5), (0.62, 136.3), (0.65, 138.8), (0.66, 141.8), (0.67, 149.2),
-            (0.68, 153.7), (0.69, 155.5), (0.7, 156.6), (0.75, 162.1), (0.8, 178.9),
-            (0.82, 194.4), (0.84, 197.0), (0.85, 199.0), (0.87, 206.9), (0.9, 211.1),
-            (0.95, 216.5), (1.0, 220.2), (1.05, 223.6), (1.1, 227.0), (1.15, 231.5),
-            (1.2, 240.5), (1.25, 248.0), (1.3, 251.8), (1.35, 318.2), (1.4, 322.8),
-            (1.45, 326.4), (1.5, 330.8), (1.55, 333.5), (1.6, 337.9), (1.65, 342.0),
-            (1.7, 344.1), (1.75, 345.7), (1.8, 346.7), (1.85, 348.7), (1.9, 350.2),
-            (1.95, 352.4), (2.0, 365.0),
+            (0.5, 105.3), (0.52, 106.6), (0.55, 111.3), (0.56, 112.4), (0.58, 125.8), (0.6, 127.6),
+            (0.62, 129.3), (0.65, 132.1), (0.66, 134.7), (0.67, 143.4), (0.68, 147.6),
+            (0.69, 149.1), (0.7, 150.6), (0.75, 156.5), (0.8, 171.8), (0.82, 186.8), (0.84, 189.1),
+            (0.85, 191.0), (0.87, 199.6), (0.9, 203.8), (0.95, 209.0), (1.0, 212.9), (1.05, 216.6),
+            (1.1, 220.5), (1.15, 225.2), (1.2, 234.9), (1.25, 244.1), (1.3, 248.1), (1.35, 313.9),
+            (1.4, 319.3), (1.45, 323.7), (1.5, 328.2), (1.55, 332.1), (1.6, 336.5), (1.65, 341.6),
+            (1.7, 344.3), (1.75, 347.6), (1.8, 349.6), (1.85, 352.0), (1.9, 354.2), (1.95, 357.1),
+            (2.0, 372.6),
         ),
         smooth=1.07,
     ),
@@ -102,7 +101,7 @@ assert CALIBRATIONS["espeak"].points[0][0] == RATE_FLOOR
 LENGTHS: dict[str, tuple[float, float, float, float, float]] = {
     # (per letter, per word, per pause, per sentence break) in words-per-minute units, and a
     # fixed part in ms: ms = 60000 / wpm * (a letters + b words + c pauses + d breaks) + e.
-    "natural": (0.1404, 0.2695, 0.5657, 2.1346, 261.3),
+    "natural": (0.136, 0.261, 0.6026, 2.7245, 254.79),
     "espeak": (0.1684, 0.194, 0.7784, 1.5054, 149.6),
 }
 LENGTHS["system"] = LENGTHS["espeak"]
@@ -120,7 +119,7 @@ def plausible(engine: str, text: str, wpm: int, duration_ms: int) -> bool:
 
 def estimate_ms(engine: str, text: str, wpm: int) -> int:
     """How long `engine` takes to say `text` at `wpm` words per minute heard (about +-20%)."""
-    text = clean_text(text)
+    text = spoken(clean_text(text))
     if not text:
         return 0
     a, b, c, d, e = LENGTHS[engine]

@@ -21,7 +21,7 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text
+from ..estimate import clean_text, spoken
 from .base import VoiceInfo, resolve_voice, too_long
 from .rates import CALIBRATIONS, FINISH
 from .workers import Pool, PooledEngine
@@ -38,7 +38,7 @@ def driver() -> str:
 def _text(text: str) -> str:
     """Cue text as a system voice must see it: SAPI5 reads `<...>` as XML, NSSpeechSynthesizer
     `[[...]]` as commands, espeak-ng `[[...]]` as phonemes. Those characters go, words stay."""
-    text = clean_text(text)
+    text = spoken(clean_text(text))
     for mark in "<>[]{}":
         text = text.replace(mark, " ")
     return " ".join(text.split())
@@ -75,7 +75,11 @@ class SystemEngine(PooledEngine):
             raise SpeechError(reason)
         self.engine_id = _engine_id()
         self._pool = Pool(
-            "system", size=workers or 1, timeout=timeout, startup_timeout=startup_timeout
+            "system",
+            size=workers or 1,
+            timeout=timeout,
+            startup_timeout=startup_timeout,
+            scratch=True,  # pyttsx3 saves to a file: in the pool's folder, removed with it
         )
 
     def voices(self) -> tuple[VoiceInfo, ...]:
@@ -124,8 +128,10 @@ class _Backend:
     def __init__(self) -> None:
         import pyttsx3
 
+        from .workers import SCRATCH
+
         self._engine = pyttsx3.init()
-        self._folder = tempfile.mkdtemp(prefix="voiceguide-system-")
+        self._folder = os.environ.get(SCRATCH) or tempfile.gettempdir()
         self._count = 0
         self.version = _engine_id()
 
@@ -149,7 +155,7 @@ class _Backend:
                 engine.setProperty(name, value)
         self._count += 1
         suffix = ".aiff" if sys.platform == "darwin" else ".wav"
-        path = os.path.join(self._folder, f"{self._count}{suffix}")
+        path = os.path.join(self._folder, f"{os.getpid()}-{self._count}{suffix}")
         try:
             engine.save_to_file(text, path)  # one save per run: only a run's last is spoken
             engine.runAndWait()  # espeak driver: returns once the text is queued, not said
