@@ -280,9 +280,10 @@ class Player:
         will play on from (a second "n" during "Next: ..." moves on from there)."""
         return self._resume_at if self.state == "confirming" else self.position
 
-    def _here(self) -> tuple[int, Section] | None:
+    def _here(self, at: int | None = None) -> tuple[int, Section] | None:
+        """The section at sample `at` (default: `place()`, where the controls act from)."""
         with self.program.lock:
-            i = self.program.index_at(self.place())
+            i = self.program.index_at(self.place() if at is None else at)
             return None if i is None else (i, self.program.sections[i])
 
     def status(self) -> Status:

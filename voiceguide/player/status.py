@@ -30,9 +30,10 @@ class Status:
 
 
 def status_of(player: Player) -> Status:
-    """The player's Status now."""
-    here = player._here()
-    ms = sample_ms(player.place())
+    """The player's Status now: where the sound is (during "Next: ..." still the part it
+    leaves), not where the controls act from."""
+    here = player._here(player.position)
+    ms = sample_ms(player.position)
     paused = player.state in ("paused", "safety")
     program = player.program
     with program.lock:
