@@ -666,11 +666,13 @@ def test_history_json_is_exact_on_an_ascii_stream() -> None:
     assert (session["title"], session["technique_title"]) == (title, "Épaule")
 
 
-def test_voice_commands_and_a_safety_pause_are_counted_and_kept(
-    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Commands said (put on the player's controls as the listener does) print `heard:` and
-    are counted in the row; "it hurts" keeps what came of it: here, carrying on."""
+Say = Callable[[str], Callable[[], None]]
+
+
+@pytest.fixture
+def say(monkeypatch: pytest.MonkeyPatch) -> Say:
+    """`say(command)`: an action that puts `command` on the session's controls, as the
+    listener does when it hears it."""
     from voiceguide import player
 
     made: list[player.Controls] = []
@@ -681,10 +683,14 @@ def test_voice_commands_and_a_safety_pause_are_counted_and_kept(
             made.append(self)
 
     monkeypatch.setattr(player, "Controls", Recorded)
+    return lambda command: lambda: made[0].put(command, "voice")
 
-    def say(command: player.Control) -> Callable[[], None]:
-        return lambda: made[0].put(command, "voice")
 
+def test_voice_commands_and_a_safety_pause_are_counted_and_kept(
+    run, device: Device, three: str, say: Say
+) -> None:
+    """Commands said (put on the player's controls as the listener does) print `heard:` and
+    are counted in the row; "it hurts" keeps what came of it: here, carrying on."""
     at = starts(three)
     device.at(at["Second"] + 1.5, say("hurts"))
     device.at(at["Second"] + 30, say("continue"))
@@ -704,22 +710,10 @@ def test_voice_commands_and_a_safety_pause_are_counted_and_kept(
     assert (listed["commands"], listed["safety"]) == (3, "continued")
 
 
-def test_ending_in_the_safety_pause_is_kept(
-    run, device: Device, three: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from voiceguide import player
-
-    made: list[player.Controls] = []
-
-    class Recorded(player.Controls):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(player, "Controls", Recorded)
+def test_ending_in_the_safety_pause_is_kept(run, device: Device, three: str, say: Say) -> None:
     at = starts(three)
-    device.at(at["Second"] + 1.5, lambda: made[0].put("hurts", "voice"))
-    device.at(at["Second"] + 20, lambda: made[0].put("stop", "voice"))
+    device.at(at["Second"] + 1.5, say("hurts"))
+    device.at(at["Second"] + 20, say("stop"))
     assert play(run, three).status == 0
     (row,) = rows()
     assert (row["commands"], row["safety"], row["outcome"]) == (2, "stopped", "quit")
