@@ -446,6 +446,13 @@ def mutated(draw: st.DrawFn) -> bytes:
 @example(routine={"title": "t", "rate": Raw("9" * 5000), "technique": [{"use": "self-hug"}]})
 @example(routine={"title": Raw("[" * 5000), "technique": [{"use": "self-hug"}]})
 @example(routine={"title": "t", "y" * 300_000: 1, "technique": [{"use": "self-hug"}]})
+@example(  # a cue for another voice, and over the length limit: the error alone
+    routine={
+        "title": "\u0370",
+        "rate": 60,
+        "technique": [{"use": "ball-release", "reps": 17}, {"use": "ball-release", "reps": 24}],
+    }
+)
 def test_structured_routines_get_a_result_or_a_clear_error(
     folder: Path, routine: dict[str, Any]
 ) -> None:

@@ -123,7 +123,7 @@ def _elsewhere(engine: str, voice: str) -> str:
 def refuse_unsayable(routine: Routine, settings: Settings) -> None:
     """Refuse a cue no voice here can say, and say once which voice says the cues the
     engine's own cannot read (`speech.scripts`): `check` answers as `export` will."""
-    from ..compiler import cue_texts
+    from ..compiler import compile_routine, cue_texts
     from ..errors import Problem, RoutineError, SpeechError
     from ..speech import routes
     from ..speech.base import cue
@@ -134,6 +134,8 @@ def refuse_unsayable(routine: Routine, settings: Settings) -> None:
         found = routes(engine, settings.voice, texts)
     except SpeechError as exc:
         raise RoutineError([Problem(routine.source, "", str(exc))]) from exc
+    if found:  # an error still to come (the length limit) goes first, and alone
+        compile_routine(routine, estimate(settings), pace=settings.pace, detail=settings.detail)
     for who, said in found.items():
         _log.warning(
             f"{routine.source}: {who} says {len(said)} cue(s) the {engine} voice cannot read, "
