@@ -84,6 +84,16 @@ def test_commands_in_pink_noise_at_10_db(recognizer: Recognizer, voice: audio.Vo
     assert right >= HEARD_NOISY * len(PHRASINGS)
 
 
+@pytest.mark.parametrize("voice", ("en-us", "en-gb-x-rp"))
+def test_a_word_said_another_way_is_heard(recognizer: Recognizer, voice: str) -> None:
+    # "back" with the vowel of "father" (espeak-ng's phoneme input): not the dictionary's
+    # "B AE K", one of commands.SOUNDS
+    clip = audio.espeak("[[b'A:k]]", audio.Voice(voice, 150))
+    [utterance] = cut(clip)
+    assert recognizer.recognize(utterance) == "back"
+    assert Recognizer(sounds={}).recognize(utterance) is None
+
+
 def short_cues() -> tuple[str, ...]:
     """The built-in routines' cues short enough to pass the segmenter as one utterance."""
     cues = {c for r in ("upper-back", "floor", "desk-break") for c in cue_texts(load_routine(r))}

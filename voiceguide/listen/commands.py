@@ -24,6 +24,23 @@ PHRASES: dict[Command, tuple[str, ...]] = {
 
 COMMANDS: tuple[Command, ...] = tuple(PHRASES)
 
+SOUNDS: dict[str, tuple[str, ...]] = {
+    "pause": ("P AA Z", "P AO L Z"),
+    "wait": ("W EH T",),
+    "continue": ("K AH N T IH N UW",),
+    "go": ("G AH UW",),
+    "back": ("B AA K", "B EH K"),
+    "time": ("T AA IH M",),
+    "stop": ("S T AO P",),
+    "quit": ("K W IH T",),
+}
+"""Other ways the command words are said, in the dictionary's phones, beside its own: the
+vowels of American and British speech ("pause" as "pahz", "stop" as "stawp"), a long "o"
+that glides ("go"). Each was heard by the recognizer on voices it had missed without it;
+"pain", "hurts" and "more" have none (the variants tried there let talk in: "more" without
+its "r" made "Ten seconds left." ten more seconds).
+Measured in docs/listening.md."""
+
 POLITE = ("please", "okay")
 """Words a command may start or end with; they change nothing."""
 

@@ -7,6 +7,7 @@ own en-us model, the command words left out; the alternatives measured against i
 thresholds, a phone loop, the general language model, keyphrase spotting) and the figures:
 docs/listening.md.
 
+The command words are also known by the other ways they are said (`commands.SOUNDS`).
 Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
 the feature computation restarted before every utterance (live CMN would otherwise carry
 one utterance into the next, and the answer would depend on what came before); a fixed, seeded
@@ -17,12 +18,13 @@ these, `recognize` is a pure function of its input.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from .commands import Command, command_of, grammar
+from .commands import SOUNDS, Command, command_of, grammar
 from .segmenter import RATE
 
 if TYPE_CHECKING:
@@ -68,13 +70,21 @@ class Recognizer:
     """One pocketsphinx decoder with the command grammar, created once, reused for every
     utterance. Not thread-safe: use it from one thread (the listening thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sounds: Mapping[str, tuple[str, ...]] = SOUNDS) -> None:
+        """`sounds`: the other ways command words are said (phones), known beside the
+        dictionary's own."""
         import pocketsphinx
 
         start = time.perf_counter()
         self._decoder: pocketsphinx.Decoder = pocketsphinx.Decoder(
             lm=None, samprate=RATE, bestpath=False, wip=WORD_PENALTY, loglevel="FATAL"
         )
+        for word, ways in sounds.items():
+            n = 2
+            for phones in ways:
+                while self._decoder.lookup_word(f"{word}({n})") is not None:
+                    n += 1
+                self._decoder.add_word(f"{word}({n})", phones, False)
         self._decoder.add_jsgf_string("commands", grammar(GARBAGE, GARBAGE_WEIGHT))
         self._decoder.activate_search("commands")
         self.load_seconds = time.perf_counter() - start
