@@ -48,6 +48,22 @@ def test_an_export_never_writes_a_silent_file_for_nan(
     assert not audio.exists() and result.out == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["play", "--rate", "abc"], "Invalid value for '--rate': must be words per minute"),
+        (["play", "--bogus"], "No such option '--bogus' (see 'voiceguide play --help')"),
+        (["exprot"], "No such command 'exprot'. Did you mean 'export'? (see 'voiceguide --help')"),
+        (["export"], "Missing argument 'ROUTINE' (see 'voiceguide export --help')"),
+    ],
+)
+def test_a_mistyped_command_line_is_one_line_naming_the_help(run, args, says: str) -> None:
+    result = run(*args)
+    assert result.status == 2 and result.out == ""
+    assert result.err.splitlines() == [f"error: {result.err.removeprefix('error: ').rstrip()}"]
+    assert says in result.err
+
+
 @pytest.mark.parametrize("command", ["show", "list", "check"])
 def test_pace_nan_is_one_error_in_every_command(run, command: str) -> None:
     args = [] if command == "list" else ["upper-back"]

@@ -140,6 +140,10 @@ def _run(argv: Sequence[str] | None, err: streams.Guarded) -> int:
         except SystemExit as exc:  # `check` and the safety questions end with a status
             status = exc.code
         sys.stdout.flush()  # a full disk shows here, as an error, not as a traceback at exit
+    except click.UsageError as exc:  # one line, as every other error: the help is named
+        where = exc.ctx.command_path if exc.ctx is not None else "voiceguide"
+        report([f"error: {exc.format_message().rstrip('.')} (see '{where} --help')"])
+        return exc.exit_code
     except click.ClickException as exc:
         shown = io.StringIO()
         exc.show(file=shown)
