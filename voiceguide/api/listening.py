@@ -38,16 +38,15 @@ def listening(controls: Controls, options: Options) -> Iterator[Gate | None]:
 
     mic = options.mic if options.mic is not None else listen_config().mic
     gate = Gate()
-    listener = Listener(lambda command: controls.put(command, "voice"), gate, mic)
-    try:
-        listener.__enter__()
-    except UsageError as exc:
-        if options.mic is not None:
-            raise
-        _log.warning(f"not listening: {exc} (the config's mic); the session plays on")
-        yield None
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            listener = stack.enter_context(
+                Listener(lambda command: controls.put(command, "voice"), gate, mic)
+            )
+        except UsageError as exc:
+            if options.mic is not None:
+                raise
+            _log.warning(f"not listening: {exc} (the config's mic); the session plays on")
+            yield None
+            return
         yield gate if listener.listening else None
-    finally:
-        listener.__exit__(None, None, None)
