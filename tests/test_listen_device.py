@@ -8,12 +8,14 @@ of the sink shows what the listener did to the routine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,9 @@ import soundfile
 
 from voiceguide import api
 from voiceguide.listen.segmenter import RATE
-from voiceguide.timeline import Timeline
+from voiceguide.timeline import Section, Timeline
 
-from .audio_device import VirtualDevice
+from .audio_device import Recorder, VirtualDevice
 from .listen_audio import Voice, speak
 
 pytestmark = [pytest.mark.device, pytest.mark.speech, pytest.mark.timeout(600)]
@@ -135,6 +137,41 @@ def finish(proc: subprocess.Popen[str], lines: Lines) -> str:
     return err
 
 
+@dataclass
+class Session:
+    """A `play --listen` run: the process, its output lines, the sink's recording, and its
+    standard error once it has ended."""
+
+    proc: subprocess.Popen[str]
+    lines: Lines
+    recorder: Recorder
+    err: str = ""
+
+
+@contextlib.contextmanager
+def session(device: VirtualDevice, routine: Path, timeline: Timeline) -> Iterator[Session]:
+    """`play --listen` on `routine` while the sink is recorded; the block speaks into the
+    room; leaving it waits for the player (killed if it overruns) and closes its pipes."""
+    with device.record("listen") as recorder:
+        proc = play(device, routine)
+        run = Session(proc, Lines(proc), recorder)
+        try:
+            yield run
+            proc.wait(timeout=timeline.duration / 1000 + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    run.err = finish(proc, run.lines)
+
+
+def into_hold(lines: Lines, section: Section, seconds: float) -> None:
+    """Wait until `seconds` into the hold of `section`, timed from the line naming it."""
+    hold = next(e for e in section.events if e.kind == "hold")
+    entered = lines.wait_for(section.title)
+    due = entered + (hold.start - section.start) / 1000 + seconds
+    time.sleep(max(0.0, due - time.monotonic()))
+
+
 def sounding_span(samples: np.ndarray, rate: int) -> float:
     """Seconds from the first sound to the last in a recording."""
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > 64)
@@ -154,8 +191,6 @@ def test_pause_continue_and_more_time_said_aloud_act_on_the_routine(
     lasts ten seconds longer; each printed as "heard: ..." and nothing else heard."""
     timeline = api.compile(str(routine), CHOICES)
     first, second = timeline.sections[1], timeline.sections[2]
-    hold1 = next(e for e in first.events if e.kind == "hold")
-    hold2 = next(e for e in second.events if e.kind == "hold")
     pause, resume, more = (
         said(microphone, tmp_path, text, name)
         for text, name in (
@@ -164,34 +199,20 @@ def test_pause_continue_and_more_time_said_aloud_act_on_the_routine(
             ("ten more seconds", "more"),
         )
     )
-    with microphone.record("listen") as recorder:
-        proc = play(microphone, routine)
-        lines = Lines(proc)
-        try:
-            entered = lines.wait_for("Long hold")
-            time.sleep(
-                max(0.0, entered + (hold1.start - first.start) / 1000 + 4 - time.monotonic())
-            )
-            say(microphone, pause)
-            paused_at = time.monotonic()
-            time.sleep(6)
-            say(microphone, resume)
-            resumed_at = time.monotonic()
-            entered = lines.wait_for("Second hold")
-            time.sleep(
-                max(0.0, entered + (hold2.start - second.start) / 1000 + 4 - time.monotonic())
-            )
-            say(microphone, more)
-            proc.wait(timeout=timeline.duration / 1000 + 60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    err = finish(proc, lines)
-    assert proc.returncode == 0, err
-    assert lines.heard() == ["pause", "continue", "more"], err
-    recording = recorder.samples()
+    with session(microphone, routine, timeline) as run:
+        into_hold(run.lines, first, 4)
+        say(microphone, pause)
+        paused_at = time.monotonic()
+        time.sleep(6)
+        say(microphone, resume)
+        resumed_at = time.monotonic()
+        into_hold(run.lines, second, 4)
+        say(microphone, more)
+    assert run.proc.returncode == 0, run.err
+    assert run.lines.heard() == ["pause", "continue", "more"], run.err
+    recording = run.recorder.samples()
     rate = microphone.rate
-    start = recorder.started_at
+    start = run.recorder.started_at
     quiet = recording[int((paused_at - start + 2.5) * rate) : int((resumed_at - start - 2) * rate)]
     assert np.abs(quiet.astype(np.int32)).max() <= 64, "sound while paused"
     extra = sounding_span(recording, rate) - planned_span(timeline)
@@ -218,24 +239,13 @@ def test_the_guides_own_voice_and_talk_in_the_room_act_on_nothing(
             )
         )
     ]
-    with microphone.record("loopback") as recorder:
-        proc = play(microphone, routine)
-        lines = Lines(proc)
-        try:
-            for section, wav in zip(timeline.sections[1:3], (talk[:2], talk[2:]), strict=True):
-                hold = next(e for e in section.events if e.kind == "hold")
-                entered = lines.wait_for(section.title)
-                due = entered + (hold.start - section.start) / 1000 + 3
-                time.sleep(max(0.0, due - time.monotonic()))
-                for one in wav:
-                    say(microphone, one)
-                    time.sleep(1)
-            proc.wait(timeout=timeline.duration / 1000 + 60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    err = finish(proc, lines)
-    assert proc.returncode == 0, err
-    assert lines.heard() == [], err
-    span = sounding_span(recorder.samples(), microphone.rate)
+    with session(microphone, routine, timeline) as run:
+        for section, wav in zip(timeline.sections[1:3], (talk[:2], talk[2:]), strict=True):
+            into_hold(run.lines, section, 3)
+            for one in wav:
+                say(microphone, one)
+                time.sleep(1)
+    assert run.proc.returncode == 0, run.err
+    assert run.lines.heard() == [], run.err
+    span = sounding_span(run.recorder.samples(), microphone.rate)
     assert abs(span - planned_span(timeline)) < 0.5, (span, planned_span(timeline))
