@@ -62,6 +62,11 @@ WORD_PENALTY = 0.01
 """pocketsphinx's word insertion penalty (default 0.65): a run of garbage words pays it at
 every word, a command once or twice, so talk goes to the loop and commands stay."""
 
+SILENCE_PROB = 1.0
+"""pocketsphinx's silence insertion probability (default 0.005): a voice that pauses inside
+"ten more seconds", or breathes before "pause", keeps its command; 82 -> 87% of commands heard
+on the tests' voices, 80 -> 83% on six others, one more false action in 31 minutes of talk."""
+
 NOISE_LSB = 16.0
 """Standard deviation of the noise floor added before decoding, in 16-bit steps (-66 dBFS)."""
 
@@ -77,7 +82,12 @@ class Recognizer:
 
         start = time.perf_counter()
         self._decoder: pocketsphinx.Decoder = pocketsphinx.Decoder(
-            lm=None, samprate=RATE, bestpath=False, wip=WORD_PENALTY, loglevel="FATAL"
+            lm=None,
+            samprate=RATE,
+            bestpath=False,
+            wip=WORD_PENALTY,
+            silprob=SILENCE_PROB,
+            loglevel="FATAL",
         )
         for word, ways in sounds.items():
             n = 2
