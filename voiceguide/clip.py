@@ -48,11 +48,3 @@ def read_wav(path: Path) -> Clip:
     if len(pcm) != 2 * frames:
         raise ValueError(f"{path}: truncated: {len(pcm) // 2} of {frames} frames")
     return Clip(pcm, rate)
-
-
-def write_wav(path: Path, clip: Clip) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(clip.sample_rate)
-        w.writeframes(clip.pcm)
