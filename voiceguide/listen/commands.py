@@ -32,7 +32,6 @@ SOUNDS: dict[str, tuple[str, ...]] = {
     "back": ("B AA K", "B EH K"),
     "time": ("T AA IH M",),
     "stop": ("S T AO P",),
-    "quit": ("K W IH T",),
 }
 """Other ways the command words are said, in the dictionary's phones, beside its own: the
 vowels of American and British speech ("pause" as "pahz", "stop" as "stawp"), a long "o"
