@@ -10,6 +10,7 @@ See docs/loudness.md.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,20 +45,41 @@ def measure(x: Floats, rate: int = SAMPLE_RATE, channels: int = 1) -> tuple[floa
     -inf for silence. A clip shorter than BS.1770's 400 ms block is one block of its length."""
     import pyebur128 as r128
 
-    frames = len(x)
-    if frames < rate // 100:
+    state = _measured(x, rate, channels, true_peak=True)
+    if state is None:
         return -math.inf, -math.inf
-    mode = r128.MeasurementMode.MODE_I | r128.MeasurementMode.MODE_TRUE_PEAK
-    state = r128.R128State(channels, rate, mode)
-    state.add_frames(np.ascontiguousarray(x, dtype=np.float32).ravel(), frames)
-    if frames < rate * 4 // 10:
-        loudness = r128.get_loudness_window(state, frames * 1000 // rate)
-    else:
-        loudness = r128.get_loudness_global(state)
     peak = max(r128.get_true_peak(state, c) for c in range(channels))
     with np.errstate(divide="ignore"):
         peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
-    return (loudness if math.isfinite(loudness) else -math.inf), peak_db
+    return _integrated(state, len(x), rate), peak_db
+
+
+def _measured(x: Floats, rate: int, channels: int, true_peak: bool) -> Any:
+    """libebur128's state with all of `x` added, or None when `x` is too short to measure
+    (under 10 ms)."""
+    import pyebur128 as r128
+
+    frames = len(x)
+    if frames < rate // 100:
+        return None
+    mode = r128.MeasurementMode.MODE_I
+    if true_peak:
+        mode |= r128.MeasurementMode.MODE_TRUE_PEAK
+    state = r128.R128State(channels, rate, mode)
+    state.add_frames(np.ascontiguousarray(x, dtype=np.float32).ravel(), frames)
+    return state
+
+
+def _integrated(state: Any, frames: int, rate: int) -> float:
+    """The integrated loudness of what `state` measured (-inf for silence); a clip shorter
+    than one 400 ms block is one block of its own length."""
+    import pyebur128 as r128
+
+    if frames < rate * 4 // 10:
+        found = r128.get_loudness_window(state, frames * 1000 // rate)
+    else:
+        found = r128.get_loudness_global(state)
+    return found if math.isfinite(found) else -math.inf
 
 
 TRUE_PEAK_BOUND = 2.81
@@ -69,18 +91,8 @@ on an impulse). Under the ceiling by this much, a clip needs no true-peak work."
 def loudness(x: Floats, rate: int = SAMPLE_RATE) -> float:
     """Integrated loudness in LUFS of mono `x` (-inf for silence), without the true peak:
     a quarter of `measure`'s time."""
-    import pyebur128 as r128
-
-    frames = len(x)
-    if frames < rate // 100:
-        return -math.inf
-    state = r128.R128State(1, rate, r128.MeasurementMode.MODE_I)
-    state.add_frames(np.ascontiguousarray(x, dtype=np.float32).ravel(), frames)
-    if frames < rate * 4 // 10:
-        found = r128.get_loudness_window(state, frames * 1000 // rate)
-    else:
-        found = r128.get_loudness_global(state)
-    return found if math.isfinite(found) else -math.inf
+    state = _measured(x, rate, 1, true_peak=False)
+    return -math.inf if state is None else _integrated(state, len(x), rate)
 
 
 def level(x: Floats, rate: int = SAMPLE_RATE) -> Floats:
