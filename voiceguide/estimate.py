@@ -38,11 +38,11 @@ def clean_text(text: str) -> str:
 
 
 def spoken(text: str) -> str:
-    """`text` as every engine is given it (after `clean_text`): in compatibility form (NFKC:
+    """`text` as every engine is given it: cleaned (`clean_text`), in compatibility form (NFKC:
     fullwidth and mathematical letters as plain ones, ligatures undone), and, when it has no
     letter or digit, as the names of its symbols and signs ("grinning face."), which engines
     otherwise drop (hibari; espeak-ng for emoji newer than its list) or spell."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", clean_text(text))
     if any(ch.isalnum() for ch in text):
         return text
     names = [
@@ -124,7 +124,7 @@ def _coefficients(rate: int) -> tuple[float, ...]:
 
 def estimate_ms(text: str, rate: int) -> int:
     """How long espeak-ng takes to say `text` at `rate`, without synthesizing it (about +-20%)."""
-    text = spoken(clean_text(text))
+    text = spoken(text)
     if not text:
         return 0
     features = _features(text)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text, duration_band, is_plausible, spoken
+from ..estimate import duration_band, is_plausible, spoken
 from .base import cue as _cue
 from .base import dist_version, resolve_voice, too_long
 from .espeak_pool import SpawnPool
@@ -144,7 +144,7 @@ class EspeakEngine(SpawnPool):
         results: dict[int, Clip | SpeechError] = {}
         pending: deque[Task] = deque()
         for index, raw in enumerate(texts):
-            text = spoken(clean_text(raw))
+            text = spoken(raw)
             if not text:
                 results[index] = Clip(b"")
             elif error := too_long(text):

@@ -25,7 +25,7 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text, spoken
+from ..estimate import spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
@@ -60,7 +60,7 @@ def _cut(word: re.Match[str]) -> str:
 def _text(text: str) -> str:
     """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax, no
     word longer than it reads (MAX_WORD), symbols named (`spoken`)."""
-    text = spoken(clean_text(text)).replace("[", "(").replace("]", ")")
+    text = spoken(text).replace("[", "(").replace("]", ")")
     return " ".join(_LONG_WORD.sub(_cut, text).split())
 
 

@@ -15,7 +15,7 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from ..estimate import RATE_FLOOR, clean_text, spoken
+from ..estimate import RATE_FLOOR, spoken
 from ..estimate import _features as features  # one feature set for every length model
 
 FINISH = "finish-2"
@@ -119,7 +119,7 @@ def plausible(engine: str, text: str, wpm: int, duration_ms: int) -> bool:
 
 def estimate_ms(engine: str, text: str, wpm: int) -> int:
     """How long `engine` takes to say `text` at `wpm` words per minute heard (about +-20%)."""
-    text = spoken(clean_text(text))
+    text = spoken(text)
     if not text:
         return 0
     a, b, c, d, e = LENGTHS[engine]

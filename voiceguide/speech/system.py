@@ -21,7 +21,7 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import clean_text, spoken
+from ..estimate import spoken
 from .base import VoiceInfo, resolve_voice, too_long
 from .rates import CALIBRATIONS, FINISH
 from .workers import Pool, PooledEngine
@@ -38,7 +38,7 @@ def driver() -> str:
 def _text(text: str) -> str:
     """Cue text as a system voice must see it: SAPI5 reads `<...>` as XML, NSSpeechSynthesizer
     `[[...]]` as commands, espeak-ng `[[...]]` as phonemes. Those characters go, words stay."""
-    text = spoken(clean_text(text))
+    text = spoken(text)
     for mark in "<>[]{}":
         text = text.replace(mark, " ")
     return " ".join(text.split())
