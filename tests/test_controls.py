@@ -157,18 +157,14 @@ def test_next_during_the_first_cue_of_a_cold_start_skips_the_whole_opening() -> 
     """While only the opening's first cue is made, "next" waits the moment it takes for the
     first technique, and goes there: not to the end of what happened to be ready."""
     import threading
-    import time
 
-    from .test_player import SHORT, TICK, FirstThenWait
+    from .test_player import SHORT, TICK, FirstThenWait, tick_until_sound
 
     clock = FakeClock()
     sink = FakeSink(clock)
     engine = FirstThenWait()
     with api.playing(SHORT, sink=sink, clock=clock, engine=engine, record=False) as player:
-        deadline = time.monotonic() + 10
-        while not sink.playbacks:
-            player.tick()
-            assert time.monotonic() < deadline
+        tick_until_sound(player, sink)
         assert len(player.program.sections) == 1  # the first cue alone
         threading.Timer(0.2, engine.go.set).start()  # the rest is made while "next" waits
         player.act("next", "voice")

@@ -282,6 +282,15 @@ class FirstThenWait(FakeSynthesizer):
             yield clip
 
 
+def tick_until_sound(player: Player, sink: FakeSink, deadline: float | None = None) -> None:
+    """Tick the player until its first sound reaches the sink, by `deadline` (monotonic
+    time; default 10 s from now, in real time: the clips are made on the producer's thread)."""
+    deadline = time.monotonic() + 10 if deadline is None else deadline
+    while not sink.playbacks:
+        player.tick()
+        assert time.monotonic() < deadline
+
+
 @pytest.mark.parametrize(
     ("routine", "start_at"), [(SHORT, None), ("desk-break", 2)], ids=["opening", "resumed"]
 )
@@ -293,9 +302,7 @@ def test_the_first_cue_sounds_before_the_rest_of_the_opening_is_made(
     engine = FirstThenWait()
     with api.playing(routine, sink=sink, clock=clock, engine=engine, start_at=start_at) as player:
         deadline = time.monotonic() + 10
-        while not sink.playbacks:
-            player.tick()
-            assert time.monotonic() < deadline
+        tick_until_sound(player, sink, deadline)
         (lead,) = player.program.sections
         assert [e.kind for e in lead.events] == ["speech"]
         assert np.any(sink.playbacks[0].pcm)  # the first cue, playing
@@ -324,9 +331,7 @@ def test_a_cold_start_plays_the_opening_before_the_rest_is_made(room: bool) -> N
         if not room:  # as if the routine were far longer than its estimate
             player.program.expected_ms = 0
         deadline = time.monotonic() + 10
-        while not sink.playbacks:
-            player.tick()
-            assert time.monotonic() < deadline
+        tick_until_sound(player, sink, deadline)
         assert not player.program.complete
         assert len(player.program.sections) < 3
         # the clock runs 50 times faster than synthesis here: let the opening grow from its
