@@ -40,15 +40,17 @@ def clean_text(text: str) -> str:
 def spoken(text: str) -> str:
     """`text` as every engine is given it: cleaned (`clean_text`), in compatibility form (NFKC:
     fullwidth and mathematical letters as plain ones, ligatures undone), and, when it has no
-    letter or digit, as the names of its symbols and signs ("grinning face."), which engines
-    otherwise drop (hibari; espeak-ng for emoji newer than its list) or spell."""
+    letter or digit, as the names of its symbols, signs and marks ("grinning face."; an acute
+    accent, which NFKC makes a lone combining mark: "combining acute accent."), which engines
+    otherwise drop (hibari; espeak-ng for emoji newer than its list) or say at lengths of
+    their own."""
     text = unicodedata.normalize("NFKC", clean_text(text))
     if any(ch.isalnum() for ch in text):
         return text
     names = [
         unicodedata.name(ch, "").lower()
         for ch in text
-        if unicodedata.category(ch)[0] in "SP" and not ch.isspace()
+        if unicodedata.category(ch)[0] in "SPM" and not ch.isspace()
     ]
     said = [name for name in names if name]
     return ", ".join(said) + "." if said else text
