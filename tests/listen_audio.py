@@ -162,6 +162,17 @@ def with_noise(x: Int16Array, snr_db: float, seed: int, kind: str = "pink") -> I
     return np.clip(np.round(x + noise * level), -32768, 32767).astype(np.int16)
 
 
+def with_fan(
+    x: Int16Array, snr_db: float, seed: int, before_s: float = 3.0
+) -> tuple[Int16Array, int]:
+    """`x` said in a room with a fan (pink noise `snr_db` below its speech level) running
+    throughout, `before_s` of it before and after: the scene, and the sample where `x` ends.
+    The segmenter's floor is then the fan's, as in a room."""
+    quiet, ends = scene([x], gap_s=before_s, noise_db=-200)
+    fan = pink(len(quiet), seed) * speech_rms(x) * 10 ** (-snr_db / 20)
+    return np.clip(np.round(quiet + fan), -32768, 32767).astype(np.int16), ends[0]
+
+
 def scene(
     utterances: Sequence[Int16Array],
     gap_s: float | Sequence[float] = 2.0,

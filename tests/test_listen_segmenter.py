@@ -65,11 +65,7 @@ def test_commands_in_a_fan_10_db_below_them_are_each_one_utterance() -> None:
     said_by = [(phrase, voice) for voice in audio.ESPEAK_VOICES for phrase in phrases]
     whole = 0
     for i, (phrase, voice) in enumerate(said_by):
-        said = audio.espeak(phrase, voice)
-        quiet, _ = audio.scene([said], gap_s=3.0, noise_db=-200)
-        level = audio.speech_rms(said) * 10 ** (-10 / 20)
-        fan = audio.pink(len(quiet), seed=i % len(phrases)) * level
-        x = np.clip(np.round(quiet + fan), -32768, 32767).astype(np.int16)
+        x, _ = audio.with_fan(audio.espeak(phrase, voice), 10.0, seed=i % len(phrases))
         whole += len(utterances(x)) == 1
     # the soft frames of a short word sink into a fan's: at most one phrase in twenty lost
     # (with 9 dB above the floor as speech, 73 of 84 were one utterance; with 6 dB, 82)

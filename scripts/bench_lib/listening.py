@@ -87,9 +87,7 @@ def _said(audio: Any, clip: np.ndarray, kind: str, seed: int) -> tuple[np.ndarra
     elif kind == "pink 10 dB":
         x, ends = audio.scene([audio.with_noise(clip, 10.0, seed=seed)], gap_s=1.5)
     else:
-        quiet, ends = audio.scene([clip], gap_s=3.0, noise_db=-200)
-        fan = audio.pink(len(quiet), seed=seed) * audio.speech_rms(clip) * 10 ** (-10 / 20)
-        x = np.clip(np.round(quiet + fan), -32768, 32767).astype(np.int16)
+        return audio.with_fan(clip, 10.0, seed=seed)
     return x, ends[0]
 
 
