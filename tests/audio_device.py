@@ -1,15 +1,14 @@
 """A real (virtual) audio device for tests: PulseAudio null sink + ALSA routing.
 
 ``virtual_device()`` starts a private, user-mode PulseAudio daemon (its own HOME and
-XDG_RUNTIME_DIR under a temporary directory) with one null sink at 24 kHz (the render rate)
-stereo s16le,
-routes ALSA's default PCM there through an ``.asoundrc``, and tears everything down by
-PID on exit (also on failure / Ctrl-C; the children additionally get a parent-death
-signal through ``setpriv`` when it is available, so even a killed pytest leaves nothing
-behind).  Anything that plays through ALSA (so simpleaudio) in a subprocess started with
-``device.env`` ends up in the sink; ``device.record()`` captures the sink's monitor.
-At the render rate, stereo, the recording is bit-identical to what was played (frames x 2; a mono
-stream is copied to both channels).
+XDG_RUNTIME_DIR under a temporary directory) with one null sink at 24 kHz (the render
+rate) stereo s16le, routes ALSA's default PCM there through an ``.asoundrc``, and tears
+everything down by PID on exit (also on failure / Ctrl-C; the children additionally get a
+parent-death signal through ``setpriv`` when it is available, so even a killed pytest leaves
+nothing behind).  Anything that plays through ALSA (so simpleaudio) in a subprocess started
+with ``device.env`` ends up in the sink; ``device.record()`` captures the sink's monitor.
+At the render rate, stereo, the recording is bit-identical to what was played (frames x 2;
+a mono stream is copied to both channels).
 
 Wire the session fixture into ``tests/conftest.py`` with::
 
