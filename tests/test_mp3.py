@@ -2,7 +2,6 @@
 stretches of sound encoded apart decoding as one encoder's stream would."""
 
 import io
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,15 +15,9 @@ from voiceguide.clip import SAMPLE_RATE
 from voiceguide.mp3 import BITRATES, QUALITY, Mp3Writer
 from voiceguide.render import Mix, render
 
-from .conftest import ROUTINES, decode
+from .conftest import ROUTINES, decode, probe
 
 SHORT = str(ROUTINES / "short.toml")
-
-
-def probe(path: Path) -> dict:
-    command = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters"]
-    out = subprocess.run([*command, "-of", "json", str(path)], capture_output=True, check=True)
-    return json.loads(out.stdout)
 
 
 def ffmpeg_decode(mp3: bytes, channels: int) -> np.ndarray:
