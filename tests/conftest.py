@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from voiceguide.cli import main
 from voiceguide.clip import SAMPLE_RATE
 
 from .audio_device import audio_device as audio_device
+
+if TYPE_CHECKING:
+    from voiceguide.speech import Engine
 
 ROUTINES = Path(__file__).parent / "routines"
 
@@ -73,6 +77,24 @@ def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(api, "playing", playing)
     return played
+
+
+@pytest.fixture(scope="module")
+def engines() -> Iterator[Callable[[str], Engine]]:
+    """Each engine by name, opened on first use with one worker and kept for the module (the
+    property-based tests speak many times), closed when the module is done."""
+    from voiceguide.speech import open_engine
+
+    opened: dict[str, Engine] = {}
+
+    def engine(name: str) -> Engine:
+        if name not in opened:
+            opened[name] = open_engine(name, workers=1)
+        return opened[name]
+
+    yield engine
+    for running in opened.values():
+        running.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -351,31 +351,18 @@ HOSTILE = st.lists(
     min_size=1,
     max_size=4,
 ).map(" ".join)
-_ENGINES: dict[str, Engine] = {}
-
-
-def _engine(name: str) -> Engine:
-    if name not in _ENGINES:
-        _ENGINES[name] = open_engine(name, workers=1)
-    return _ENGINES[name]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_engines() -> Iterator[None]:
-    yield
-    for engine in _ENGINES.values():
-        engine.close()
-    _ENGINES.clear()
 
 
 @pytest.mark.parametrize("engine", INSTALLED)
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(text=HOSTILE)
-def test_any_text_is_spoken_as_text_or_refused_in_one_line(engine: str, text: str) -> None:
+def test_any_text_is_spoken_as_text_or_refused_in_one_line(
+    engines: Callable[[str], Engine], engine: str, text: str
+) -> None:
     """Markup, an engine's own syntax, control characters, emoji, long words, other scripts: a
     clip of that text, or one SpeechError naming the cue; the engine goes on speaking either
     way, and never waits for a timeout."""
-    running = _engine(engine)
+    running = engines(engine)
     try:
         (clip,) = running.synthesize([text], Settings(engine=engine))
     except SpeechError as exc:

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ MAX_WORD = 24
 characters and drops the rest; a longer word (a URL, a path, a long compound) is cut first."""
 _LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 _INSIDE = re.compile(r"[\W_]+")
+_LONE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
 
 
 def _cut(word: re.Match[str]) -> str:
@@ -57,10 +59,21 @@ def _cut(word: re.Match[str]) -> str:
     return " ".join(out)
 
 
+def _named_marks(letter: re.Match[str]) -> str:
+    """A lone accented letter as espeak-ng says it, the letter and its accent's name ("Ĵ": "J
+    circumflex"): hibari says nothing at all for some ("Ĵ", "ǰ", "ḱ")."""
+    decomposed = unicodedata.normalize("NFD", letter.group())
+    base, marks = decomposed[0], decomposed[1:]
+    names = [unicodedata.name(m, "").lower().removeprefix("combining ") for m in marks]
+    if not marks or not all(names):
+        return letter.group()
+    return " ".join([base, *(name.removesuffix(" accent") for name in names)])
+
+
 def _text(text: str) -> str:
     """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax, no
-    word longer than it reads (MAX_WORD), symbols named (`spoken`)."""
-    text = spoken(text).replace("[", "(").replace("]", ")")
+    word longer than it reads (MAX_WORD), symbols and lone accented letters named."""
+    text = _LONE_LETTER.sub(_named_marks, spoken(text)).replace("[", "(").replace("]", ")")
     return " ".join(_LONG_WORD.sub(_cut, text).split())
 
 
