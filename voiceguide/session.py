@@ -4,13 +4,14 @@ database)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import history
 from .catalog import load_routine
 from .config import Settings
-from .errors import AudioDeviceError, Terminated, UsageError
+from .errors import AudioDeviceError, SpeechError, Terminated, UsageError
 from .language import Routine
 
 
@@ -95,9 +96,31 @@ def resume_point(spec: str | None = None) -> Resume:
                 f"{last.technique_title!r}; play it from the start"
             )
         n = titles.index(last.technique_title) + 1
-    return Resume(
-        last.routine, n or None, last.rate, last.voice, last.engine, last.pace, last.detail
+    engine, voice = _still_here(last.engine, last.voice)
+    return Resume(last.routine, n or None, last.rate, voice, engine, last.pace, last.detail)
+
+
+def _still_here(engine: str | None, voice: str | None) -> tuple[str | None, str | None]:
+    """The engine and voice the session was played with, when they still speak here; else
+    None for what is gone (a warning says so), so the resume plays with today's choice
+    instead of refusing to carry on."""
+    from . import speech
+
+    if engine is None or voice is None:
+        return engine, voice
+    try:
+        gone = speech.unavailable(engine)
+        if gone is None:
+            speech.resolve(engine, voice)
+            return engine, voice
+        kept: str | None = None
+    except (UsageError, SpeechError) as exc:
+        gone, kept = str(exc), engine
+    logging.getLogger("voiceguide").warning(
+        f"the last session's voice {voice!r} ({engine}) cannot speak here ({gone}); "
+        "resuming with the voice chosen now"
     )
+    return kept, None
 
 
 def stopped_line(last: history.Session) -> str:
