@@ -22,6 +22,7 @@ from .routines import distinct_cues, write_routine
 
 NAIVE = str(Path(__file__).with_name("naive_pyttsx3.py"))
 ROUTINE = "upper-back"
+DEFAULT_SPEAKS = "the natural voice: targets in sections 9 and 11"
 
 
 def _audio_seconds(path: Path) -> float:
@@ -118,8 +119,10 @@ def export(ctx: Context) -> list[Row]:
             note=audio("naive"),
             runs=seconds(runs["naive"]),
         ),
-        Row(one, "cold / espeak-ng CLI", cold / espeak, "x", "<= 2.0x", cold / espeak <= 2.0),
-        Row(one, "speed-up over naive pyttsx3", naive / cold, "x", ">= 3x", naive / cold >= 3.0),
+        # the default voice is a neural model: its target is against itself (section 9,
+        # "cold / hibari alone"), espeak-ng's against one espeak-ng call (section 11)
+        Row(one, "cold / espeak-ng CLI", cold / espeak, "x", note=DEFAULT_SPEAKS),
+        Row(one, "speed-up over naive pyttsx3", naive / cold, "x", note=DEFAULT_SPEAKS),
         Row(two, "voiceguide export, warm", warm_s, "s", runs=seconds(runs["warm"])),
         Row(two, "warm / cold", warm_s / cold, "x", "<= 0.25x", warm_s / cold <= 0.25),
     ]
