@@ -10,6 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from voiceguide.catalog import load_routine
@@ -21,6 +22,9 @@ from voiceguide.speech.rates import CALIBRATIONS
 from .core import PYTHON, VOICEGUIDE, Context, Row, median, run, sample, seconds
 
 ROUTINE = "upper-back"
+HELD_OUT = Path(__file__).with_name("held_out_cues.txt")
+"""60 cues in the routines' manner that no routine and no test has (three long enough to be
+cut into pieces at --rate 150): the held-out check of product against voice alone."""
 RATES = (100, 150, 200, 250, 300)
 WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -124,6 +128,20 @@ def measure(ctx: Context) -> list[Row]:
                     "points",
                     "<= +0.5",
                     wer - alone <= 0.005,
+                )
+            )
+            held = HELD_OUT.read_text(encoding="utf-8").splitlines()
+            ctx.log(f"engines: natural: word error rate on {len(held)} held-out cues")
+            difference = _wer("natural", held) - _wer_voice_alone(held)
+            rows.append(
+                Row(
+                    section,
+                    f"natural: the same on {len(held)} held-out cues, product - hibari alone",
+                    100 * difference,
+                    "points",
+                    "<= +0.5",
+                    difference <= 0.005,
+                    note="cues no routine or test has (scripts/bench_lib/held_out_cues.txt)",
                 )
             )
         with open_engine(engine) as running:
