@@ -11,7 +11,9 @@ from voiceguide.listen.segmenter import (
     MAX_SPEECH_MS,
     PREROLL_MS,
     RATE,
+    ROOM_MS,
     Segmenter,
+    dbfs,
 )
 
 from . import listen_audio as audio
@@ -128,3 +130,22 @@ def test_same_frames_same_utterances() -> None:
 def test_a_frame_of_the_wrong_size_is_refused() -> None:
     with pytest.raises(ValueError, match="160 mono samples"):
         Segmenter().feed(np.zeros(320, dtype=np.int16))
+
+
+def test_the_room_is_the_quiet_before_the_utterance() -> None:
+    """room(): the last second heard while no one spoke, for noise removal to take as the
+    noise: the fan, not the voice; nothing before there is enough of it."""
+    said = audio.espeak("ten more seconds", VOICE)
+    x, _ = audio.with_fan(said, 10.0, seed=1)
+    segmenter = Segmenter()
+    assert segmenter.room() is None
+    frames = audio.frames(x)
+    for frame in frames[:20]:
+        segmenter.feed(frame)
+    assert segmenter.room() is None, "200 ms is not enough to know a room by"
+    found = [(u, segmenter.room()) for f in frames[20:] if (u := segmenter.feed(f)) is not None]
+    [(utterance, room)] = found
+    assert room is not None and len(room) == ROOM_MS * RATE // 1000
+    preroll = PREROLL_MS * RATE // 1000
+    assert np.array_equal(room[-preroll:], utterance[:preroll]), "right up to the speech"
+    assert dbfs(room) < dbfs(said) - 6

@@ -54,7 +54,7 @@ def _listen(
         utterance = segmenter.feed(x[i : i + FRAME])
         if utterance is not None:
             start = time.perf_counter()
-            command = recognizer.recognize(utterance)
+            command = recognizer.recognize(utterance, segmenter.room())
             heard.append((i + FRAME, command, time.perf_counter() - start))
     return heard, time.process_time() - cpu
 

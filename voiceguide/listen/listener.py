@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .gate import Gate
-from .microphone import Block, Microphone, MicrophoneError, find
-from .segmenter import FRAME
+from .microphone import Microphone, MicrophoneError, find
+from .segmenter import FRAME, dbfs
 
 if TYPE_CHECKING:
     from .commands import Command
@@ -102,7 +102,7 @@ class Listener:
                 continue
             last = time.monotonic()
             if self.level is not None:
-                self.level(_dbfs(block))
+                self.level(dbfs(block.samples))
             if not self.gate.open(block.start, block.end):
                 segmenter.reset()
                 carry = carry[:0]
@@ -111,12 +111,8 @@ class Listener:
             whole = len(samples) - len(samples) % FRAME
             for frame in samples[:whole].reshape(-1, FRAME):
                 utterance = segmenter.feed(frame)
-                if utterance is not None and (command := recognizer.recognize(utterance)):
+                if utterance is None:
+                    continue
+                if command := recognizer.recognize(utterance, segmenter.room()):
                     self.hear(command)
             carry = samples[whole:]
-
-
-def _dbfs(block: Block) -> float:
-    samples = block.samples.astype(np.float64)
-    rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
-    return float(20 * np.log10(max(rms, 1.0) / 32768))

@@ -38,6 +38,11 @@ QUIET_BEFORE_MS = 800
 fragments of talk between its commas follow other speech closely."""
 PREROLL_MS = 200
 """Kept before the first speech frame: soft onsets ("hurts", "pause") start below threshold."""
+ROOM_MS = 1000
+"""The quiet kept as the room's sound (`room`): the last second of frames heard while no one
+spoke, ..."""
+ROOM_MIN_MS = 300
+"""... at least this much of it."""
 
 _EMPHASIS = 0.97
 
@@ -54,13 +59,22 @@ class Segmenter:
         self._last = 0.0
         self._since = QUIET_BEFORE_MS // FRAME_MS
         """Frames since the last speech frame (at most QUIET_BEFORE_MS worth)."""
+        self._room: deque[Int16Array] = deque(maxlen=ROOM_MS // FRAME_MS)
         self._clear()
+
+    def room(self) -> Int16Array | None:
+        """The room's own sound, the last second of quiet before the utterance just given
+        (None under ROOM_MIN_MS of it): what noise removal takes as the noise."""
+        if len(self._room) * FRAME_MS < ROOM_MIN_MS:
+            return None
+        return np.concatenate(self._room)
 
     def reset(self) -> None:
         """Drop the utterance in progress and the pre-roll (the guide is about to sound).
 
-        The noise floor is the room's and stays. Speech cut off by a reset counts as speech
-        just heard: what follows it right away is its end, not a command."""
+        The noise floor and the room's sound are the room's and stay. Speech cut off by a
+        reset counts as speech just heard: what follows it right away is its end, not a
+        command."""
         if self._speech or self._talk:
             self._since = 0
         self._clear()
@@ -88,6 +102,7 @@ class Segmenter:
                 self._talk = self._since * FRAME_MS < QUIET_BEFORE_MS
             else:
                 self._before.append(frame)
+                self._room.append(frame)
                 self._since = min(self._since + 1, QUIET_BEFORE_MS // FRAME_MS)
             return None
         if speech:
@@ -126,3 +141,9 @@ class Segmenter:
         while window[0][0] <= self._count - FLOOR_MS // FRAME_MS:
             window.popleft()
         return window[0][1]
+
+
+def dbfs(samples: Int16Array) -> float:
+    """RMS level of int16 `samples` in dB below full scale (digital silence: -90)."""
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
+    return float(20 * np.log10(max(rms, 1.0) / 32768))
