@@ -1,5 +1,6 @@
-"""Listening's parts that need no microphone: the half-duplex gate, and what happens when
-there is no microphone at all (one warning, the session plays on; `mic` says so plainly)."""
+"""Listening's parts that need no microphone: the half-duplex gate, the listener fed blocks
+of a scene, and what happens when there is no microphone at all (one warning, the session
+plays on; `mic` says so plainly)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ import math
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from voiceguide.listen import Gate
+from voiceguide.listen import Gate, listener
 from voiceguide.listen.gate import LEAD_S, TAIL_S
+from voiceguide.listen.microphone import Block
+from voiceguide.listen.segmenter import RATE
 
+from . import listen_audio as audio
 from .conftest import ROUTINES
 
 REPO = Path(__file__).parent.parent
@@ -100,3 +108,51 @@ def test_play_listen_without_a_microphone_warns_once_and_plays_on(tmp_path: Path
         "still work"
     ]
     assert "Traceback" not in done.stderr
+
+
+class SceneMicrophone:
+    """A microphone that hears `scene` in 50 ms blocks, stamped from clock time 0, then
+    goes quiet; `done` is set once every block has been read."""
+
+    def __init__(self, scene: np.ndarray) -> None:
+        step = RATE // 20
+        self.blocks = [
+            Block(scene[i : i + step], i / RATE, (i + step) / RATE)
+            for i in range(0, len(scene) - step + 1, step)
+        ]
+        self.device = SimpleNamespace(name="scene")
+        self.active = True
+        self.done = threading.Event()
+
+    def __call__(self, _device: object) -> SceneMicrophone:
+        return self
+
+    def __enter__(self) -> SceneMicrophone:
+        return self
+
+    def read(self, timeout: float) -> Block | None:
+        if self.blocks:
+            return self.blocks.pop(0)
+        self.done.set()
+        time.sleep(timeout)
+        return None
+
+    def close(self) -> None:
+        self.active = False
+
+
+@pytest.mark.speech
+def test_the_listener_takes_the_room_into_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command said over a fan, which the recognizer misses without the room's sound, is
+    heard through the listener: the segmenter's quiet before it reaches the recognizer."""
+    (clip,) = audio.speak(["ten more seconds"], audio.ESPEAK_VOICES[0])
+    scene, _ = audio.with_fan(clip, 10.0, seed=10)
+    microphone = SceneMicrophone(scene)
+    monkeypatch.setattr(listener, "Microphone", microphone)
+    monkeypatch.setattr(listener, "find", lambda _mic: None)
+    gate = Gate()
+    gate.window(-math.inf, math.inf)
+    heard: list[str] = []
+    with listener.Listener(heard.append, gate):
+        assert microphone.done.wait(timeout=60)
+    assert heard == ["more"]
