@@ -178,23 +178,26 @@ def test_resume_starts_at_the_technique_where_it_stopped(run, device: Device, th
     assert again.err == ("error: nothing to resume: the last session finished, or there is none\n")
 
 
+@pytest.mark.parametrize("given", [(), ("--voice", "en-gb")])
 def test_resume_with_a_voice_no_longer_here_plays_on_with_todays(
-    run, device: Device, three: str
+    run, device: Device, three: str, given: tuple[str, ...]
 ) -> None:
     """The voice of the stopped session was removed since: one warning, and the resume plays
-    with the voice chosen now instead of refusing."""
+    with the voice chosen now instead of refusing; a voice given now is simply taken."""
     device.at(starts(three)["Second"] + 1, "q")
     assert play(run, three).status == 0
     with sqlite3.connect(history.database_path()) as connection:
         connection.execute("UPDATE sessions SET voice = 'gone-voice'")
     device.clock.t = 0.0
-    result = run("play", "--resume", "--yes")
+    result = run("play", "--resume", "--yes", *given)
     assert result.status == 0, result.err
-    assert result.err.startswith(
+    warned = result.err.startswith(
         "warning: the last session's voice 'gone-voice' (espeak) cannot speak here (unknown voice"
     )
+    assert warned == (not given), result.err
     _, second = rows()
-    assert (second["first_technique"], second["engine"], second["voice"]) == (2, "espeak", "en-us")
+    voice = given[1] if given else "en-us"
+    assert (second["first_technique"], second["engine"], second["voice"]) == (2, "espeak", voice)
 
 
 def test_resume_speaks_where_it_is(three: str) -> None:

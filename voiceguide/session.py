@@ -96,31 +96,32 @@ def resume_point(spec: str | None = None) -> Resume:
                 f"{last.technique_title!r}; play it from the start"
             )
         n = titles.index(last.technique_title) + 1
-    engine, voice = _still_here(last.engine, last.voice)
-    return Resume(last.routine, n or None, last.rate, voice, engine, last.pace, last.detail)
+    return Resume(
+        last.routine, n or None, last.rate, last.voice, last.engine, last.pace, last.detail
+    )
 
 
-def _still_here(engine: str | None, voice: str | None) -> tuple[str | None, str | None]:
-    """The engine and voice the session was played with, when they still speak here; else
-    None for what is gone (a warning says so), so the resume plays with today's choice
-    instead of refusing to carry on."""
+def still_here(engine: str | None, voice: str | None) -> str | None:
+    """The voice a resumed session was played with, when `engine` can still speak with it
+    here; else None (a warning says why), so the resume plays with the voice chosen now
+    instead of refusing to carry on. An engine that is gone is left to `speech.choose`,
+    which names the one that speaks instead."""
     from . import speech
 
     if engine is None or voice is None:
-        return engine, voice
+        return voice
     try:
-        gone = speech.unavailable(engine)
-        if gone is None:
+        reason = speech.unavailable(engine)
+        if reason is None:
             speech.resolve(engine, voice)
-            return engine, voice
-        kept: str | None = None
+            return voice
     except (UsageError, SpeechError) as exc:
-        gone, kept = str(exc), engine
+        reason = str(exc)
     logging.getLogger("voiceguide").warning(
-        f"the last session's voice {voice!r} ({engine}) cannot speak here ({gone}); "
+        f"the last session's voice {voice!r} ({engine}) cannot speak here ({reason}); "
         "resuming with the voice chosen now"
     )
-    return kept, None
+    return None
 
 
 def stopped_line(last: history.Session) -> str:

@@ -91,15 +91,18 @@ def play(
 
     start_at: int | None = None
     if resume:
-        from ..session import resume_point
+        from ..session import resume_point, still_here
 
         last = resume_point(routine)
         routine, start_at = last.routine, last.start_at
+        engine, voice = options.engine or last.engine, options.voice or last.voice
+        if options.voice is None:  # the recorded voice: is it still here?
+            voice = still_here(engine, voice)
         options = replace(
             options,
             rate=options.rate or last.rate,
-            voice=options.voice or last.voice,
-            engine=options.engine or last.engine,
+            voice=voice,
+            engine=engine,
             pace=options.pace or last.pace,
             detail=options.detail or last.detail,
         )
