@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import probe
 from .serving import ARGS, Served, environment, serving, wait_until
 
 pytestmark = pytest.mark.speech
@@ -39,7 +40,7 @@ def audio(served: Served) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/feed.xml", "/r/shoulder-roll/audio.m4a", "/x" * 20, "/%00", "//"]
+    "path", ["/", "/feed.xml", "/cover.png", "/r/shoulder-roll/audio.m4a", "/x" * 20, "/%00", "//"]
 )
 def test_nothing_is_served_without_the_token(served: Served, path: str) -> None:
     for tried in (path, f"/{served.token[:-1]}{path}", f"/{served.token}x{path}"):
@@ -188,7 +189,7 @@ def test_a_symlink_in_the_cache_is_never_followed(served: Served, audio, secret:
     assert not vtt.is_symlink()
 
 
-def test_the_feed(served: Served, audio: bytes) -> None:
+def test_the_feed(served: Served, audio: bytes, tmp_path: Path) -> None:
     status, headers, body = served.get("feed.xml")
     assert status == 200
     assert headers["content-type"] == "application/rss+xml; charset=utf-8"
@@ -198,6 +199,15 @@ def test_the_feed(served: Served, audio: bytes) -> None:
     }
     root = ET.fromstring(body)
     assert root.tag == "rss" and root.get("version") == "2.0"
+    # the feed's picture, as RSS and Apple name it: a square PNG of 1400 px, by ffprobe
+    cover = root.find("channel/itunes:image", ns)
+    assert cover is not None and cover.get("href") == f"{served.url}cover.png"
+    assert root.findtext("channel/image/url") == cover.get("href")
+    status, headers, png = served.get("cover.png")
+    assert status == 200 and headers["content-type"] == "image/png"
+    (tmp_path / "cover.png").write_bytes(png)
+    stream = probe(tmp_path / "cover.png")["streams"][0]
+    assert (stream["codec_name"], stream["width"], stream["height"]) == ("png", 1400, 1400)
     items = {item.findtext("title"): item for item in root.iter("item")}
     assert {"Shoulder roll", "Desk break", "Upper-back release", "Floor and wall"} <= set(items)
     roll = items["Shoulder roll"]

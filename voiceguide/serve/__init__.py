@@ -3,7 +3,8 @@ podcast app.
 
 One module per idea: `routines` (what is served), `token` (the secret every URL carries),
 `exports` (the files, made on demand one at a time and cached), `feed` (the podcast feed),
-`page` (the one HTML template), `ranges` (byte ranges) and `app` (the routes and the server).
+`cover` (its picture), `page` (the one HTML template), `ranges` (byte ranges) and `app` (the
+routes and the server).
 Above api, below cli: cli -> serve -> api. Design: docs/serve.md.
 """
 

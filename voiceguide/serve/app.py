@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from ..errors import VoiceguideError
-from . import feed, page, routines
+from . import cover, feed, page, routines
 from .exports import JOB_OF, Exports, Status
 from .ranges import Unsatisfiable, byte_range
 from .token import matches
@@ -169,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._index(base)
         if parts == ["feed.xml"]:
             return self._feed(base)
+        if parts == ["cover.png"]:
+            return self._send(HTTPStatus.OK, cover.cover_png(), TYPES["png"])
         if len(parts) in (2, 3) and parts[0] == "r" and parts[1] in routines.names():
             name = parts[1]
             tail = parts[2] if len(parts) == 3 else ""
@@ -250,7 +252,7 @@ class Handler(BaseHTTPRequestHandler):
                     published=_published(name),
                 )
             )
-        rss = feed.rss(items, self._absolute(base + "/"))
+        rss = feed.rss(items, self._absolute(base + "/"), self._absolute(base + "/cover.png"))
         self._send(HTTPStatus.OK, rss, "application/rss+xml; charset=utf-8", no_store=True)
 
     def _absolute(self, path: str) -> str:

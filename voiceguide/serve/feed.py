@@ -36,7 +36,8 @@ class Item:
     """Seconds since the epoch."""
 
 
-def rss(items: Iterable[Item], home: str) -> bytes:
+def rss(items: Iterable[Item], home: str, cover_url: str) -> bytes:
+    """The feed; `cover_url`: its square picture (`cover`), as RSS's image and Apple's."""
     channel_title = "voiceguide: your routines"
     root = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(root, "channel")
@@ -44,6 +45,11 @@ def rss(items: Iterable[Item], home: str) -> bytes:
     _text(channel, "link", home)
     _text(channel, "description", "Voice-guided mobility routines, made on this computer.")
     _text(channel, "language", "en")
+    image = ET.SubElement(channel, "image")
+    _text(image, "url", cover_url)
+    _text(image, "title", channel_title)
+    _text(image, "link", home)
+    ET.SubElement(channel, f"{{{ITUNES}}}image", {"href": cover_url})
     _text(channel, f"{{{ITUNES}}}author", "voiceguide")
     _text(channel, f"{{{ITUNES}}}explicit", "false")
     ET.SubElement(channel, f"{{{ITUNES}}}category", {"text": "Health & Fitness"})
