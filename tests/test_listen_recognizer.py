@@ -11,7 +11,7 @@ import pytest
 
 from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
-from voiceguide.listen.commands import COMMANDS, PHRASES, command_of, grammar, sayings
+from voiceguide.listen.commands import COMMANDS, PHRASES, SOUNDS, command_of, grammar, sayings
 from voiceguide.listen.recognizer import Recognizer
 from voiceguide.listen.segmenter import Segmenter
 from voiceguide.speech import unavailable
@@ -129,6 +129,15 @@ def test_a_word_said_another_way_is_heard(recognizer: Recognizer, voice: str) ->
     [utterance] = cut(clip)
     assert recognizer.recognize(utterance) == "back"
     assert Recognizer(sounds={}).recognize(utterance) is None
+
+
+@pytest.mark.parametrize("voice", [audio.Voice("en-gb-x-rp+m4", 210), audio.Voice("en-gb+f4", 170)])
+def test_hurts_without_its_r_is_heard(recognizer: Recognizer, voice: audio.Voice) -> None:
+    # British voices say "hurts" with no "r": the safety command must not depend on it
+    [utterance] = cut(audio.espeak("that hurts", voice))
+    assert recognizer.recognize(utterance) == "hurts"
+    rhotic = {word: ways for word, ways in SOUNDS.items() if word != "hurts"}
+    assert Recognizer(sounds=rhotic).recognize(utterance) is None
 
 
 def short_cues() -> tuple[str, ...]:

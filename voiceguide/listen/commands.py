@@ -32,12 +32,13 @@ SOUNDS: dict[str, tuple[str, ...]] = {
     "back": ("B AA K", "B EH K"),
     "time": ("T AA IH M",),
     "stop": ("S T AO P",),
+    "hurts": ("HH UH T S",),
 }
 """Other ways the command words are said, in the dictionary's phones, beside its own: the
-vowels of American and British speech ("pause" as "pahz", "stop" as "stawp"), a long "o"
-that glides ("go"). Each was heard by the recognizer on voices it had missed without it;
-"pain", "hurts" and "more" have none (the variants tried there let talk in: "more" without
-its "r" made "Ten seconds left." ten more seconds).
+vowels of American and British speech ("pause" as "pahz", "stop" as "stawp", "hurts" without
+its "r"), a long "o" that glides ("go"). Each was heard by the recognizer on voices it had
+missed without it; "pain" and "more" have none, nor "quit" (the variants tried there let
+talk in: "more" without its "r" made "Ten seconds left." ten more seconds).
 Measured in docs/listening.md."""
 
 POLITE = ("please", "okay")
