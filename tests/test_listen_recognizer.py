@@ -13,7 +13,7 @@ from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
 from voiceguide.listen.commands import COMMANDS, PHRASES, SOUNDS, command_of, grammar, sayings
 from voiceguide.listen.recognizer import Recognizer
-from voiceguide.listen.segmenter import Segmenter
+from voiceguide.listen.segmenter import Segmenter, dbfs
 from voiceguide.speech import unavailable
 
 from . import listen_audio as audio
@@ -105,6 +105,35 @@ def test_in_a_loud_room_its_noise_is_taken_out(recognizer: Recognizer, voice: au
             with_room += recognizer.recognize(utterance, room) == command
             without += recognizer.recognize(utterance) == command
     assert with_room >= without + 2, (with_room, without)
+
+
+def test_a_room_is_loud_by_the_voice_over_it_not_by_its_level(
+    recognizer: Recognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet room is decoded as it came; a fan through a microphone with 20 dB less gain
+    (its noise under -45 dBFS, as quiet as many a room) is still a loud room: the voice
+    stands as little above it."""
+    gated: list[int] = []
+
+    def denoise(utterance: np.ndarray, room: np.ndarray) -> np.ndarray:
+        gated.append(len(utterance))
+        return utterance
+
+    monkeypatch.setattr("voiceguide.listen.denoise.denoise", denoise)
+    (clip,) = said(VOICES[0], ("pause",))
+    quiet, _ = audio.scene([clip], gap_s=1.0)
+    segmenter = Segmenter()
+    [(utterance, room)] = [
+        (u, segmenter.room()) for f in audio.frames(quiet) if (u := segmenter.feed(f)) is not None
+    ]
+    assert room is not None and recognizer.recognize(utterance, room) == "pause"
+    assert gated == []
+    [(loud, fan)] = in_a_fan(clip, seed=0)
+    assert fan is not None
+    soft, soft_fan = loud // 10, fan // 10
+    assert dbfs(soft_fan) < -45
+    recognizer.recognize(soft, soft_fan)
+    assert gated == [len(soft)]
 
 
 def test_talk_in_a_loud_room_is_not_a_command(recognizer: Recognizer) -> None:
