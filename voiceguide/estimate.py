@@ -68,7 +68,8 @@ _SENTENCE_BREAK = re.compile(r"[.!?]+(?=\s+\S)")
 _SPELLED = re.compile(r"(?<![^\W\d_])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{2,}(?![^\W\d_])")
 """A word of two or more consonants and no vowel ("TV", "xxxx"): every engine spells it, one
 letter name (about three letters long) after another."""
-_LONE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
+LONE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
+"""A letter standing alone, a word of its own."""
 MARK_NAME_LETTERS = 8.0
 """A lone letter with an accent ("Ĵ", "é") is said with the accent's name ("J circumflex"):
 one word of about eight letters more (measured 1.4-2.2x a plain letter's length at rate 150,
@@ -112,7 +113,7 @@ def _features(text: str) -> tuple[float, float, float, float, float]:
     words = float(len(_WORD.findall(text)) + symbols)
     words += sum(len(word) - 1 for word in spelled)
     words += sum(_NUMBER_WORDS.get(len(n), 1.2 * len(n)) for n in numbers)
-    marked = sum(1 for ch in _LONE_LETTER.findall(text) if _has_mark(ch))
+    marked = sum(1 for ch in LONE_LETTER.findall(text) if _has_mark(ch))
     letters += MARK_NAME_LETTERS * marked
     words += marked
     pauses = len(_PAUSE.findall(text))

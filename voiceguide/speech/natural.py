@@ -26,7 +26,7 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import spoken
+from ..estimate import LONE_LETTER, spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
@@ -45,7 +45,6 @@ MAX_WORD = 24
 characters and drops the rest; a longer word (a URL, a path, a long compound) is cut first."""
 _LONG_WORD = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 _INSIDE = re.compile(r"[\W_]+")
-_LONE_LETTER = re.compile(r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])")
 
 
 def _cut(word: re.Match[str]) -> str:
@@ -73,7 +72,7 @@ def _named_marks(letter: re.Match[str]) -> str:
 def _text(text: str) -> str:
     """Cue text as hibari must see it: no control characters, no `[word](/ipa/)` syntax, no
     word longer than it reads (MAX_WORD), symbols and lone accented letters named."""
-    text = _LONE_LETTER.sub(_named_marks, spoken(text)).replace("[", "(").replace("]", ")")
+    text = LONE_LETTER.sub(_named_marks, spoken(text)).replace("[", "(").replace("]", ")")
     return " ".join(_LONG_WORD.sub(_cut, text).split())
 
 
