@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import functools
-import logging
 import math
 import tomllib
 from collections.abc import Callable, Mapping
@@ -12,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problem, RoutineError, UsageError
+from .notices import warn_once
 
 RATE_MIN, RATE_MAX = 60, 400
 DEFAULT_RATE = 150
@@ -292,10 +291,9 @@ def unknown_keys(config: dict[str, object], path: Path) -> list[str]:
     ]
 
 
-@functools.cache
 def _warn_once(message: str) -> None:
     """Each config warning once per run, however many routines are read (`list` reads all)."""
-    logging.getLogger("voiceguide").warning(message)
+    warn_once("voiceguide", message)
 
 
 Value = bool | int | float | str | datetime.date

@@ -13,6 +13,7 @@ from .. import catalog
 from ..compiler import SpeechMs
 from ..config import Settings, resolve_settings
 from ..language import Routine
+from ..notices import warn_once
 from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
@@ -41,18 +42,17 @@ def settings_for(routine: Routine, options: Options = DEFAULT) -> Settings:
         routine_pace=routine.pace,
         detail=options.detail,
     )
-    return replace(settings, engine=_choose(settings.engine, settings.voice))
+    engine, warning = _choose(settings.engine, settings.voice)
+    if warning:  # why it is not the engine asked for
+        warn_once("voiceguide.api", warning)
+    return replace(settings, engine=engine)
 
 
 @functools.cache
-def _choose(requested: str | None, voice: str) -> str:
-    """The engine that speaks; why it is not the one asked for is said once, as a warning."""
+def _choose(requested: str | None, voice: str) -> tuple[str, str | None]:
     from ..speech import choose
 
-    name, warning = choose(requested, voice)
-    if warning:
-        _log.warning(warning)
-    return name
+    return choose(requested, voice)
 
 
 def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None = None) -> None:
@@ -64,7 +64,8 @@ def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None
 
     engine = settings.engine or "natural"
     try:
-        _english_words(engine, resolve(engine, settings.voice))
+        if warning := _english_words(engine, resolve(engine, settings.voice)):
+            warn_once("voiceguide.api", warning)
     except UsageError as exc:
         message = str(exc) + _elsewhere(engine, settings.voice)
         if voice is not None:  # from the command line: the message says it all
@@ -75,18 +76,18 @@ def refuse_unknown_voice(routine: Routine, settings: Settings, voice: str | None
 
 
 @functools.cache
-def _english_words(engine: str, voice_id: str) -> None:
-    """Said once a run: a voice of another language reads voiceguide's own words, which are
-    English (the opening and closing, counts and time-left cues, the built-in techniques),
-    by its own language's rules."""
+def _english_words(engine: str, voice_id: str) -> str | None:
+    """The warning (said once a run) when a voice of another language reads voiceguide's own
+    words, which are English (the opening and closing, counts and time-left cues, the
+    built-in techniques), by its own language's rules; None for a voice that speaks English."""
     from ..speech import list_voices
 
     info = next((v for v in list_voices(engine) if v.id == voice_id), None)
     if info is None or not info.languages:
-        return
+        return None
     if any(language.casefold().startswith("en") for language in info.languages):
-        return
-    _log.warning(
+        return None
+    return (
         f"the {engine} voice {info.name!r} ({', '.join(info.languages)}) reads voiceguide's "
         "own words, which are English (the opening and closing, counts, time-left cues, the "
         "built-in techniques), by its own language's rules"

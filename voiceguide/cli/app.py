@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import api, streams
+from .. import api, notices, streams
 from ..errors import ExitStatus, Terminated, VoiceguideError
 from ..timeline import Timeline, length_text
 
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not any(isinstance(h, _Warnings) for h in library.handlers):
         library.addHandler(_Warnings())
         library.propagate = False
+    notices.new_run()  # a command's warnings are its own, whatever ran before in this process
     with streams.guarded() as (_, err):
         status = _run(argv, err)
     sys.exit(status)

@@ -6,7 +6,6 @@ guidance again; and the session `--resume` continues.
 from __future__ import annotations
 
 import datetime
-import functools
 import itertools
 import logging
 import sqlite3
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..notices import warn_once
 from . import clock
 from .database import HistoryError, database_path, opened
 from .rows import _COLUMNS, DamagedRow, Session, _session, ending
@@ -41,10 +41,11 @@ def _valid(rows: Iterator[tuple[object, ...]]) -> Iterator[Session]:
             _skipped(str(row[0]), str(exc))
 
 
-@functools.cache
 def _skipped(row: str, why: str) -> None:
     """Each damaged row once per run, however often the history is read."""
-    _log.warning(f"history: {database_path()}: session {row} skipped, damaged: {why}")
+    warn_once(
+        "voiceguide.history", f"history: {database_path()}: session {row} skipped, damaged: {why}"
+    )
 
 
 def sessions(connection: sqlite3.Connection, limit: int | None = None) -> list[Session]:
