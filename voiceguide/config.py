@@ -220,8 +220,8 @@ def resolve_settings(
         config.get("pace"),
         config.get("detail"),
     )
-    for warning in unknown_keys(config, config_path()):
-        _warn_once(warning)
+    for warning in unknown_keys(config, config_path()):  # once a run: `list` reads every routine
+        warn_once("voiceguide", warning)
     return Settings(
         engine=engine or routine_engine or (cfg_engine if isinstance(cfg_engine, str) else None),
         rate=rate or routine_rate or (cfg_rate if isinstance(cfg_rate, int) else DEFAULT_RATE),
@@ -289,11 +289,6 @@ def unknown_keys(config: dict[str, object], path: Path) -> list[str]:
         for key in config
         if key not in CONFIG_KEYS
     ]
-
-
-def _warn_once(message: str) -> None:
-    """Each config warning once per run, however many routines are read (`list` reads all)."""
-    warn_once("voiceguide", message)
 
 
 Value = bool | int | float | str | datetime.date

@@ -113,7 +113,7 @@ def _features(text: str) -> tuple[float, float, float, float, float]:
     words = float(len(_WORD.findall(text)) + symbols)
     words += sum(len(word) - 1 for word in spelled)
     words += sum(_NUMBER_WORDS.get(len(n), 1.2 * len(n)) for n in numbers)
-    marked = sum(1 for ch in LONE_LETTER.findall(text) if _has_mark(ch))
+    marked = sum(1 for ch in LONE_LETTER.findall(text) if accents(ch))
     letters += MARK_NAME_LETTERS * marked
     words += marked
     pauses = len(_PAUSE.findall(text))
@@ -121,8 +121,12 @@ def _features(text: str) -> tuple[float, float, float, float, float]:
     return (letters, words, pauses, breaks, 1.0)
 
 
-def _has_mark(letter: str) -> bool:
-    return any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", letter))
+def accents(letter: str) -> list[str]:
+    """The names of the accents on `letter`, as espeak-ng says them after a lone one ("Ĵ":
+    ["circumflex"], "é": ["acute"]); [] for a letter without one."""
+    marks = (ch for ch in unicodedata.normalize("NFD", letter) if unicodedata.combining(ch))
+    names = (unicodedata.name(mark, "").lower().removeprefix("combining ") for mark in marks)
+    return [name.removesuffix(" accent") for name in names if name]
 
 
 def _coefficients(rate: int) -> tuple[float, ...]:

@@ -26,7 +26,7 @@ from typing import Any
 from ..clip import Clip
 from ..config import Settings
 from ..errors import SpeechError
-from ..estimate import LONE_LETTER, spoken
+from ..estimate import LONE_LETTER, accents, spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
@@ -61,12 +61,10 @@ def _cut(word: re.Match[str]) -> str:
 def _named_marks(letter: re.Match[str]) -> str:
     """A lone accented letter as espeak-ng says it, the letter and its accent's name ("Ĵ": "J
     circumflex"): hibari says nothing at all for some ("Ĵ", "ǰ", "ḱ")."""
-    decomposed = unicodedata.normalize("NFD", letter.group())
-    base, marks = decomposed[0], decomposed[1:]
-    names = [unicodedata.name(m, "").lower().removeprefix("combining ") for m in marks]
-    if not marks or not all(names):
+    names = accents(letter.group())
+    if not names:
         return letter.group()
-    return " ".join([base, *(name.removesuffix(" accent") for name in names)])
+    return " ".join([unicodedata.normalize("NFD", letter.group())[0], *names])
 
 
 def _text(text: str) -> str:
