@@ -22,7 +22,7 @@ import soxr
 
 from voiceguide.config import Settings
 from voiceguide.listen.commands import COMMANDS, PHRASES, Command
-from voiceguide.listen.segmenter import FRAME, RATE
+from voiceguide.listen.segmenter import FRAME, RATE, Segmenter
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -202,3 +202,12 @@ def scene(
 def frames(x: Int16Array) -> list[Int16Array]:
     """`x` as the segmenter is fed it: 10 ms frames."""
     return [x[i : i + FRAME] for i in range(0, len(x) - FRAME + 1, FRAME)]
+
+
+def with_rooms(
+    x: Int16Array, segmenter: Segmenter | None = None
+) -> list[tuple[Int16Array, Int16Array | None]]:
+    """The utterances the segmenter hands on from `x`, fed as frames, each with the room's
+    sound before it (`Segmenter.room`), as the listener gives them to the recognizer."""
+    segmenter = segmenter or Segmenter()
+    return [(u, segmenter.room()) for f in frames(x) if (u := segmenter.feed(f)) is not None]

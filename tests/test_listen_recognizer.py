@@ -88,10 +88,7 @@ def in_a_fan(x: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray | No
     """What the segmenter hands on from `x` said with a fan 10 dB below it running
     throughout, each utterance with the room's sound before it."""
     scene, _ = audio.with_fan(x, 10.0, seed=seed)
-    segmenter = Segmenter()
-    return [
-        (u, segmenter.room()) for f in audio.frames(scene) if (u := segmenter.feed(f)) is not None
-    ]
+    return audio.with_rooms(scene)
 
 
 @pytest.mark.parametrize("voice", VOICES[:2], ids=str)
@@ -122,10 +119,7 @@ def test_a_room_is_loud_by_the_voice_over_it_not_by_its_level(
     monkeypatch.setattr("voiceguide.listen.denoise.denoise", denoise)
     (clip,) = said(VOICES[0], ("pause",))
     quiet, _ = audio.scene([clip], gap_s=1.0)
-    segmenter = Segmenter()
-    [(utterance, room)] = [
-        (u, segmenter.room()) for f in audio.frames(quiet) if (u := segmenter.feed(f)) is not None
-    ]
+    [(utterance, room)] = audio.with_rooms(quiet)
     assert room is not None and recognizer.recognize(utterance, room) == "pause"
     assert gated == []
     [(loud, fan)] = in_a_fan(clip, seed=0)

@@ -139,12 +139,9 @@ def test_the_room_is_the_quiet_before_the_utterance() -> None:
     x, _ = audio.with_fan(said, 10.0, seed=1)
     segmenter = Segmenter()
     assert segmenter.room() is None
-    frames = audio.frames(x)
-    for frame in frames[:20]:
-        segmenter.feed(frame)
+    assert audio.with_rooms(x[: 20 * FRAME], segmenter) == []
     assert segmenter.room() is None, "200 ms is not enough to know a room by"
-    found = [(u, segmenter.room()) for f in frames[20:] if (u := segmenter.feed(f)) is not None]
-    [(utterance, room)] = found
+    [(utterance, room)] = audio.with_rooms(x[20 * FRAME :], segmenter)
     assert room is not None and len(room) == ROOM_MS * RATE // 1000
     preroll = PREROLL_MS * RATE // 1000
     assert np.array_equal(room[-preroll:], utterance[:preroll]), "right up to the speech"
