@@ -29,6 +29,12 @@ def recognizer() -> Recognizer:
     return Recognizer()
 
 
+@pytest.fixture(scope="module")
+def alone() -> Recognizer:
+    """pocketsphinx without Whisper's second opinion: its own rules, tested as themselves."""
+    return Recognizer(second_opinion=False)
+
+
 def cut(x: np.ndarray) -> list[np.ndarray]:
     """What the segmenter hands on from `x` said alone in a quiet room."""
     scene, _ = audio.scene([x], gap_s=1.0)
@@ -57,8 +63,8 @@ def test_the_table_grammar_and_words_agree() -> None:
 
 # The floors below are the recognizer's measured operating point (docs/listening.md), not
 # the product's targets: scripts/bench measures those. They catch a change that makes it worse.
-HEARD_CLEAN = 0.6
-HEARD_NOISY = 0.3
+HEARD_CLEAN = 0.8
+HEARD_NOISY = 0.5
 
 
 @pytest.mark.parametrize("voice", VOICES, ids=str)
@@ -92,15 +98,15 @@ def in_a_fan(x: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray | No
 
 
 @pytest.mark.parametrize("voice", VOICES[:2], ids=str)
-def test_in_a_loud_room_its_noise_is_taken_out(recognizer: Recognizer, voice: audio.Voice) -> None:
+def test_in_a_loud_room_its_noise_is_taken_out(alone: Recognizer, voice: audio.Voice) -> None:
     """With the room's sound, a command said over a fan is heard more often than without it
     (the loud room's rule: the fan gated out, and the same command heard as it came)."""
     clips = said(voice, tuple(p for p, _ in PHRASINGS))
     with_room = without = 0
     for i, ((_, command), clip) in enumerate(zip(PHRASINGS, clips, strict=True)):
         for utterance, room in in_a_fan(clip, seed=i):
-            with_room += recognizer.recognize(utterance, room) == command
-            without += recognizer.recognize(utterance) == command
+            with_room += alone.recognize(utterance, room) == command
+            without += alone.recognize(utterance) == command
     assert with_room >= without + 2, (with_room, without)
 
 
@@ -145,22 +151,22 @@ def test_talk_in_a_loud_room_is_not_a_command(recognizer: Recognizer) -> None:
 
 
 @pytest.mark.parametrize("voice", ("en-us", "en-gb-x-rp"))
-def test_a_word_said_another_way_is_heard(recognizer: Recognizer, voice: str) -> None:
+def test_a_word_said_another_way_is_heard(alone: Recognizer, voice: str) -> None:
     # "back" with the vowel of "father" (espeak-ng's phoneme input): not the dictionary's
     # "B AE K", one of commands.SOUNDS
     clip = audio.espeak("[[b'A:k]]", audio.Voice(voice, 150))
     [utterance] = cut(clip)
-    assert recognizer.recognize(utterance) == "back"
-    assert Recognizer(sounds={}).recognize(utterance) is None
+    assert alone.recognize(utterance) == "back"
+    assert Recognizer(sounds={}, second_opinion=False).recognize(utterance) is None
 
 
 @pytest.mark.parametrize("voice", [audio.Voice("en-gb-x-rp+m4", 210), audio.Voice("en-gb+f4", 170)])
-def test_hurts_without_its_r_is_heard(recognizer: Recognizer, voice: audio.Voice) -> None:
+def test_hurts_without_its_r_is_heard(alone: Recognizer, voice: audio.Voice) -> None:
     # British voices say "hurts" with no "r": the safety command must not depend on it
     [utterance] = cut(audio.espeak("that hurts", voice))
-    assert recognizer.recognize(utterance) == "hurts"
+    assert alone.recognize(utterance) == "hurts"
     rhotic = {word: ways for word, ways in SOUNDS.items() if word != "hurts"}
-    assert Recognizer(sounds=rhotic).recognize(utterance) is None
+    assert Recognizer(sounds=rhotic, second_opinion=False).recognize(utterance) is None
 
 
 def short_cues() -> tuple[str, ...]:
@@ -198,6 +204,24 @@ def test_conversation_is_rarely_a_command(recognizer: Recognizer) -> None:
         heard |= {f"{voice}: {text}": command for text, command in found.items()}
     assert count >= 3 * len(audio.CONVERSATION)
     assert len(heard) <= 0.1 * count, heard
+
+
+@pytest.mark.parametrize("voice", VOICES[1:], ids=str)
+def test_the_second_opinion_hears_more(
+    recognizer: Recognizer, alone: Recognizer, voice: audio.Voice
+) -> None:
+    """Whisper beside pocketsphinx hears commands pocketsphinx alone misses (measured: 2 or 3
+    more of 21 by each of these voices), and seldom loses one it heard right."""
+    clips = said(voice, tuple(p for p, _ in PHRASINGS))
+    both = only = lost = 0
+    for (_, command), clip in zip(PHRASINGS, clips, strict=True):
+        [utterance] = cut(clip)
+        heard = recognizer.recognize(utterance) == command
+        by_itself = alone.recognize(utterance) == command
+        both += heard
+        only += by_itself
+        lost += by_itself and not heard
+    assert both >= only + 1 and lost <= 1, (both, only, lost)
 
 
 def test_same_audio_same_answer_whatever_came_before(recognizer: Recognizer) -> None:

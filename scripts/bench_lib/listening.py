@@ -198,7 +198,7 @@ def measure(ctx: Context) -> list[Row]:
     before = _rss_mb()
     recognizer = Recognizer()
     rows = [
-        Row(SECTION, "recognizer load (one decoder)", recognizer.load_seconds, "s"),
+        Row(SECTION, "recognizer load (pocketsphinx and Whisper)", recognizer.load_seconds, "s"),
         Row(SECTION, "recognizer memory (resident, added)", _rss_mb() - before, "MB"),
     ]
     voices = _voices()

@@ -49,9 +49,23 @@ _OF_PHRASE: dict[str, Command] = {
 }
 
 
+_SPELLED = {"10": "ten", "ok": "okay"}
+"""How a transcript may write a command's words otherwise ("10 more seconds", "OK")."""
+
+
 def words(text: str) -> str:
-    """Text as the recognizer spells it: lower case, words only ("OK, stop!" -> "ok stop")."""
-    return " ".join(re.findall(r"[a-z']+", text.lower()))
+    """Text as the recognizer spells it: lower case, words only, "10" and "OK" as the
+    commands spell them ("OK, 10 more seconds!" -> "okay ten more seconds")."""
+    return " ".join(_SPELLED.get(w, w) for w in re.findall(r"[a-z']+|\d+", text.lower()))
+
+
+SHARED = frozenset({"go", "it", "that", "on", "ten", "time", "seconds"})
+"""Words of the commands that talk says too ("go ahead", "lean on", "ten seconds left")."""
+OWN: dict[Command, frozenset[str]] = {
+    command: frozenset(w for phrase in phrases for w in phrase.split()) - SHARED
+    for command, phrases in PHRASES.items()
+}
+"""Each command's own words: a sentence with none of them is not that command."""
 
 
 def sayings() -> tuple[str, ...]:

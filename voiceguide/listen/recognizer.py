@@ -9,7 +9,9 @@ docs/listening.md.
 
 The command words are also known by the other ways they are said (`commands.SOUNDS`). In a
 loud room (LOUD_ROOM_DB) the room's noise is gated out first (`denoise`), and the command
-must also be named by the commands alone on the utterance as it came.
+must also be named by the commands alone on the utterance as it came. Whisper gives a second
+opinion (`transcriber`, weighed by `agree`): it hears many commands pocketsphinx misses, and
+writes down as talk the few sentences pocketsphinx takes for commands.
 Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
 the feature computation restarted before every utterance (live CMN would otherwise carry
 one utterance into the next, and the answer would depend on what came before); a fixed, seeded
@@ -19,6 +21,7 @@ these, `recognize` is a pure function of its inputs.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -26,11 +29,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .commands import SOUNDS, Command, command_of, grammar
+from .commands import OWN, SOUNDS, Command, command_of, grammar, words
 from .segmenter import RATE, dbfs
 
 if TYPE_CHECKING:
     import pocketsphinx
+
+    from .transcriber import Transcriber
+
+_log = logging.getLogger("voiceguide.listen")
 
 _GARBAGE_WORDS = """
     the to i and a of you in is for but know was have they like be not so with are one this
@@ -81,13 +88,40 @@ the same command with the commands alone. A fan 10 dB below the voice: 57 -> 68%
 commands heard, no more talk taken for a command (docs/listening.md)."""
 
 
+TALK_WORDS = 3
+"""A transcript of this many words or more, none of them the command's own, is talk."""
+
+
+def agree(heard: Command | None, said: str) -> Command | None:
+    """One answer from pocketsphinx's command (`heard`) and Whisper's words (`said`):
+
+    - Whisper writes a command: that command, unless pocketsphinx names another (then
+      neither is sure, and nothing is done: saying it again costs less than a wrong act);
+    - Whisper writes a sentence (TALK_WORDS or more) with none of the command's own words:
+      talk ("Step away from the wall." taken for stop), nothing;
+    - otherwise pocketsphinx's answer: Whisper wrote noise, a word it misheard, or nothing.
+    Measured on commands and talk by seven voices in docs/listening.md."""
+    named = command_of(said)
+    if named is not None:
+        return named if heard in (None, named) else None
+    if heard is None:
+        return None
+    written = words(said).split()
+    if len(written) >= TALK_WORDS and not OWN[heard] & set(written):
+        return None
+    return heard
+
+
 class Recognizer:
     """One pocketsphinx decoder with the command grammar, created once, reused for every
     utterance. Not thread-safe: use it from one thread (the listening thread)."""
 
-    def __init__(self, sounds: Mapping[str, tuple[str, ...]] = SOUNDS) -> None:
+    def __init__(
+        self, sounds: Mapping[str, tuple[str, ...]] = SOUNDS, second_opinion: bool = True
+    ) -> None:
         """`sounds`: the other ways command words are said (phones), known beside the
-        dictionary's own."""
+        dictionary's own. `second_opinion`: load Whisper beside pocketsphinx; if it cannot
+        be loaded, one warning, and pocketsphinx decides alone."""
         import pocketsphinx
 
         start = time.perf_counter()
@@ -107,8 +141,16 @@ class Recognizer:
                 self._decoder.add_word(f"{word}({n})", phones, False)
         self._decoder.add_jsgf_string("commands", grammar(GARBAGE, GARBAGE_WEIGHT))
         self._decoder.add_jsgf_string("forced", grammar())
+        self.transcriber: Transcriber | None = None
+        if second_opinion:
+            from .transcriber import Transcriber, TranscriberError
+
+            try:
+                self.transcriber = Transcriber()
+            except TranscriberError as exc:
+                _log.warning(f"listening with pocketsphinx alone: {exc}")
         self.load_seconds = time.perf_counter() - start
-        """How long creating the decoder took."""
+        """How long creating the decoder (and loading Whisper) took."""
 
     def recognize(
         self, utterance: npt.NDArray[np.int16], room: npt.NDArray[np.int16] | None = None
@@ -118,6 +160,15 @@ class Recognizer:
         the utterance stands less than LOUD_ROOM_DB above it, the loud room's rule decides."""
         if len(utterance) == 0:
             return None
+        heard = self._heard(utterance, room)
+        if self.transcriber is None:
+            return heard
+        return agree(heard, self.transcriber.text(utterance))
+
+    def _heard(
+        self, utterance: npt.NDArray[np.int16], room: npt.NDArray[np.int16] | None
+    ) -> Command | None:
+        """pocketsphinx's answer alone."""
         if room is None or dbfs(utterance) - dbfs(room) >= LOUD_ROOM_DB:
             return self._decode(utterance, "commands")
         from .denoise import denoise
