@@ -30,6 +30,11 @@ class Gate:
     def window(self, start: float, until: float) -> None:
         self._window = (start, until)
 
+    @property
+    def announced(self) -> bool:
+        """The player has told a window: it is running (and closed: not yet, or no more)."""
+        return self._window[0] != math.inf
+
     def close(self) -> None:
         """The session is over: nothing is heard any more."""
         self._window = (math.inf, -math.inf)

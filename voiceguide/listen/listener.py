@@ -88,6 +88,12 @@ class Listener:
 
         microphone = self._microphone
         assert microphone is not None
+        # The recognizers load once the player runs: their imports and Whisper's model would
+        # hold the interpreter while the opening is made (first sound with --listen 0.76 ->
+        # 1.25 s cold). The microphone's blocks wait in its queue meanwhile.
+        while not self.gate.announced:
+            if self._stop.wait(0.02):
+                return
         recognizer = Recognizer()
         segmenter = Segmenter()
         carry = np.zeros(0, dtype=np.int16)
