@@ -12,7 +12,7 @@ import pytest
 from voiceguide.catalog import load_routine
 from voiceguide.compiler import cue_texts
 from voiceguide.listen.commands import COMMANDS, PHRASES, SOUNDS, command_of, grammar, sayings
-from voiceguide.listen.recognizer import Recognizer
+from voiceguide.listen.recognizer import Recognizer, agree
 from voiceguide.listen.segmenter import Segmenter, dbfs
 from voiceguide.speech import unavailable
 
@@ -239,3 +239,35 @@ def test_same_audio_same_answer_whatever_came_before(recognizer: Recognizer) -> 
 def test_nothing_is_nothing(recognizer: Recognizer) -> None:
     assert recognizer.recognize(np.zeros(0, dtype=np.int16)) is None
     assert recognizer.recognize(np.zeros(8000, dtype=np.int16)) is None
+
+
+class Written:
+    """Whisper's words, given: each call to `text` answers the next, and is kept."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.heard: list[np.ndarray] = []
+
+    def text(self, utterance: np.ndarray) -> str:
+        self.heard.append(utterance)
+        return self.answers.pop(0)
+
+
+def test_in_a_loud_room_whisper_also_hears_the_noise_gated_out(alone: Recognizer) -> None:
+    """When Whisper's words of the utterance as it came answer nothing, in a loud room it is
+    asked again with the room's noise gated out; in a quiet room, once."""
+    (clip,) = said(VOICES[0], ("next",))
+    [(loud, fan)] = in_a_fan(clip, seed=0)
+    assert fan is not None
+    recognizer = Recognizer(second_opinion=False)
+    written = Written("The weather is nice today.", "Next.")
+    recognizer.transcriber = written  # type: ignore[assignment]
+    assert recognizer.recognize(loud, fan) == agree(alone.recognize(loud, fan), "Next.")
+    first, second = written.heard
+    assert np.array_equal(first, loud) and not np.array_equal(second, loud)
+    quiet, _ = audio.scene([clip], gap_s=1.0)
+    [(utterance, room)] = audio.with_rooms(quiet)
+    written = Written("The weather is nice today.")
+    recognizer.transcriber = written  # type: ignore[assignment]
+    assert recognizer.recognize(utterance, room) is None
+    assert len(written.heard) == 1

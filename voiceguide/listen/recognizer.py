@@ -10,7 +10,8 @@ docs/listening.md.
 The command words are also known by the other ways they are said (`commands.SOUNDS`). In a
 loud room (LOUD_ROOM_DB) the room's noise is gated out first (`denoise`), and the command
 must also be named by the commands alone on the utterance as it came. Whisper gives a second
-opinion (`transcriber`, weighed by `agree`): it hears many commands pocketsphinx misses, and
+opinion (`transcriber`, weighed by `agree`; in a loud room, when that answers nothing, on the
+utterance with the noise gated out too): it hears many commands pocketsphinx misses, and
 writes down as talk the few sentences pocketsphinx takes for commands.
 Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
 the feature computation restarted before every utterance (live CMN would otherwise carry
@@ -160,20 +161,28 @@ class Recognizer:
         the utterance stands less than LOUD_ROOM_DB above it, the loud room's rule decides."""
         if len(utterance) == 0:
             return None
-        heard = self._heard(utterance, room)
+        cleaned = None
+        if room is not None and dbfs(utterance) - dbfs(room) < LOUD_ROOM_DB:
+            from .denoise import denoise
+
+            cleaned = denoise(utterance, room)
+        heard = self._heard(utterance, cleaned)
         if self.transcriber is None:
             return heard
-        return agree(heard, self.transcriber.text(utterance))
+        answer = agree(heard, self.transcriber.text(utterance))
+        if answer is None and cleaned is not None:
+            # a loud room: Whisper also hears the room's noise gated out
+            answer = agree(heard, self.transcriber.text(cleaned))
+        return answer
 
     def _heard(
-        self, utterance: npt.NDArray[np.int16], room: npt.NDArray[np.int16] | None
+        self, utterance: npt.NDArray[np.int16], cleaned: npt.NDArray[np.int16] | None
     ) -> Command | None:
-        """pocketsphinx's answer alone."""
-        if room is None or dbfs(utterance) - dbfs(room) >= LOUD_ROOM_DB:
+        """pocketsphinx's answer alone; `cleaned`: the utterance with a loud room's noise
+        gated out, None in a quiet room."""
+        if cleaned is None:
             return self._decode(utterance, "commands")
-        from .denoise import denoise
-
-        heard = self._decode(denoise(utterance, room), "commands")
+        heard = self._decode(cleaned, "commands")
         if heard is None or self._decode(utterance, "forced") != heard:
             return None
         return heard
