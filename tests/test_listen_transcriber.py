@@ -23,7 +23,7 @@ from . import listen_audio as audio
         (None, "Next.", "next"),  # pocketsphinx missed it
         (None, "OK, 10 more seconds!", "more"),  # Whisper's way of writing the words
         ("pause", "Wait.", "pause"),
-        ("stop", "Wait", None),  # two commands: neither is sure
+        ("back", "Next, please.", "next"),  # two commands: Whisper's, written exactly
         ("stop", "Step away from the wall.", None),  # a sentence without "stop": talk
         ("more", "Ten seconds left.", None),  # "ten" and "seconds" are talk's words too
         ("hurts", "And that hurts.", "hurts"),  # a sentence with the command's own word
