@@ -115,8 +115,9 @@ def agree(heard: Command | None, said: str) -> Command | None:
 
 
 class Recognizer:
-    """One pocketsphinx decoder with the command grammar, created once, reused for every
-    utterance. Not thread-safe: use it from one thread (the listening thread)."""
+    """One pocketsphinx decoder with the command grammar and Whisper beside it, created
+    once, reused for every utterance. Not thread-safe: use it from one thread (the listening
+    thread)."""
 
     def __init__(
         self, sounds: Mapping[str, tuple[str, ...]] = SOUNDS, second_opinion: bool = True
