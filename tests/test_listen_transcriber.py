@@ -101,3 +101,13 @@ def test_without_whisper_pocketsphinx_goes_on_alone(
     assert ("no_such_model_part" if fault == "missing" else "damaged") in record.getMessage()
     (clip,) = audio.speak(["pause"], audio.ESPEAK_VOICES[0])
     assert recognizer.recognize(np.concatenate([np.zeros(4000, np.int16), clip])) == "pause"
+
+
+def test_a_cache_that_cannot_hold_the_model_is_a_clear_error(tmp_path: Path) -> None:
+    """The cache folder is a file (or full, or not writable): one line saying where, and the
+    recognizer goes on without Whisper (above)."""
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    with pytest.raises(TranscriberError, match=f"cannot be made ready in {cache}"):
+        transcriber.model_directory(cache)
+    assert cache.read_text() == "not a folder"
