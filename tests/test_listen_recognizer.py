@@ -242,15 +242,22 @@ def test_nothing_is_nothing(recognizer: Recognizer) -> None:
 
 
 class Written:
-    """Whisper's words, given: each call to `text` answers the next, and is kept."""
+    """Whisper's words, given: each call to `text` answers the next, and is kept; `likeliest`
+    answers `likely`, and is counted."""
 
-    def __init__(self, *answers: str) -> None:
+    def __init__(self, *answers: str, likely: tuple[str, float] = ("next", 0.0)) -> None:
         self.answers = list(answers)
         self.heard: list[np.ndarray] = []
+        self.likely = likely
+        self.asked = 0
 
     def text(self, utterance: np.ndarray) -> str:
         self.heard.append(utterance)
         return self.answers.pop(0)
+
+    def likeliest(self, utterance: np.ndarray) -> tuple[str, float]:
+        self.asked += 1
+        return self.likely
 
 
 def test_in_a_loud_room_whisper_also_hears_the_noise_gated_out(alone: Recognizer) -> None:
@@ -271,3 +278,23 @@ def test_in_a_loud_room_whisper_also_hears_the_noise_gated_out(alone: Recognizer
     recognizer.transcriber = written  # type: ignore[assignment]
     assert recognizer.recognize(utterance, room) is None
     assert len(written.heard) == 1
+
+
+@pytest.mark.parametrize(
+    ("said", "likely", "answer", "asked"),
+    [
+        ("Nick", ("next", 0.2), "next", 1),  # a word or two, no command: the likeliest
+        ("Go Mac!", ("back", 0.05), None, 1),  # not likely enough
+        ("", ("pause", 0.3), "pause", 1),  # Whisper wrote nothing
+        ("The weather is nice.", ("next", 0.9), None, 0),  # a sentence: talk, not asked
+        ("Next.", ("back", 0.9), "next", 0),  # written as a command: not asked
+    ],
+)
+def test_a_word_or_two_that_is_no_command_is_weighed_by_its_likelihood(
+    said: str, likely: tuple[str, float], answer: str | None, asked: int
+) -> None:
+    recognizer = Recognizer(second_opinion=False)
+    written = Written(said, likely=likely)
+    recognizer.transcriber = written  # type: ignore[assignment]
+    assert recognizer.recognize(np.zeros(8000, dtype=np.int16)) == answer
+    assert written.asked == asked

@@ -11,7 +11,7 @@ import pytest
 
 from voiceguide.listen import transcriber
 from voiceguide.listen.commands import command_of
-from voiceguide.listen.recognizer import Recognizer, agree
+from voiceguide.listen.recognizer import LIKELY, Recognizer, agree
 from voiceguide.listen.transcriber import Transcriber, TranscriberError
 
 from . import listen_audio as audio
@@ -111,3 +111,22 @@ def test_a_cache_that_cannot_hold_the_model_is_a_clear_error(tmp_path: Path) -> 
     with pytest.raises(TranscriberError, match=f"cannot be made ready in {cache}"):
         transcriber.model_directory(cache)
     assert cache.read_text() == "not a folder"
+
+
+@pytest.mark.speech
+def test_whisper_finds_a_misheard_command_likely_and_talk_not(whisper: Transcriber) -> None:
+    """In pink noise 10 dB under the words, en-us+f3's "go back" is written "Go man!", its
+    "next" "Nick": forced through Whisper, their phrases are likely; a short word of talk
+    makes no command likely (measured: talk at most 0.045, recognizer.LIKELY 0.1)."""
+    voice = audio.ESPEAK_VOICES[1]
+    quiet = np.zeros(4000, np.int16)
+    clips = audio.speak(["go back", "next", "Go ahead.", "Two."], voice)
+    noisy = [
+        np.concatenate([quiet, audio.with_noise(c, 10.0, seed=i), quiet])
+        for i, c in enumerate(clips[:2])
+    ]
+    for utterance, command in zip(noisy, ("back", "next"), strict=True):
+        likeliest, likelihood = whisper.likeliest(utterance)
+        assert likeliest == command and likelihood >= LIKELY, (whisper.text(utterance), likelihood)
+    for clip in clips[2:]:
+        assert whisper.likeliest(np.concatenate([quiet, clip, quiet]))[1] < LIKELY

@@ -11,8 +11,9 @@ The command words are also known by the other ways they are said (`commands.SOUN
 loud room (LOUD_ROOM_DB) the room's noise is gated out first (`denoise`), and the command
 must also be named by the commands alone on the utterance as it came. Whisper gives a second
 opinion (`transcriber`, weighed by `agree`; in a loud room, when that answers nothing, on the
-utterance with the noise gated out too): it hears many commands pocketsphinx misses, and
-writes down as talk the few sentences pocketsphinx takes for commands.
+utterance with the noise gated out too; where still nothing was heard and Whisper wrote a
+word or two, by how likely Whisper finds each command): it hears many commands pocketsphinx
+misses, and writes down as talk the few sentences pocketsphinx takes for commands.
 Decoder settings that matter: no lattice bestpath pass (it ends hypotheses one word short);
 the feature computation restarted before every utterance (live CMN would otherwise carry
 one utterance into the next, and the answer would depend on what came before); a fixed, seeded
@@ -91,6 +92,10 @@ commands heard, no more talk taken for a command (docs/listening.md)."""
 
 TALK_WORDS = 3
 """A transcript of this many words or more, none of them the command's own, is talk."""
+LIKELY = 0.1
+"""A command phrase at least this likely (the geometric mean of its tokens' probabilities,
+forced through Whisper) where nothing else was heard is taken: commands misheard in noise
+measured 0.03-0.6, short talk at most 0.045 (docs/listening.md)."""
 
 
 def agree(heard: Command | None, said: str) -> Command | None:
@@ -171,10 +176,17 @@ class Recognizer:
         heard = self._heard(utterance, cleaned)
         if self.transcriber is None:
             return heard
-        answer = agree(heard, self.transcriber.text(utterance))
+        said = self.transcriber.text(utterance)
+        answer = agree(heard, said)
         if answer is None and cleaned is not None:
             # a loud room: Whisper also hears the room's noise gated out
             answer = agree(heard, self.transcriber.text(cleaned))
+        if answer is None and len(words(said).split()) < TALK_WORDS:
+            # a word or two that is no command ("Nick", "Go Mac!"): a command misheard, or a
+            # short word of talk; Whisper's own likelihood of each command tells them apart
+            command, likelihood = self.transcriber.likeliest(utterance)
+            if likelihood >= LIKELY:
+                answer = command
         return answer
 
     def _heard(

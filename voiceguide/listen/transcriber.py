@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..files import atomic
+from .commands import PHRASES, Command
 from .segmenter import RATE
 
 if TYPE_CHECKING:
@@ -127,17 +128,45 @@ class Transcriber:
             tokenizer.token_to_id(token)
             for token in ("<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>")
         ]
+        self._phrases = [(command, phrase) for command, said in PHRASES.items() for phrase in said]
+        self._phrase_tokens = [
+            tokenizer.encode(f" {phrase.capitalize()}.", add_special_tokens=False).ids
+            for _, phrase in self._phrases
+        ]
         self.load_seconds = time.perf_counter() - start
         """How long loading the model took."""
 
-    def text(self, utterance: npt.NDArray[np.int16]) -> str:
-        """What was said in `utterance` (16 kHz mono int16), as Whisper writes it."""
+    def _window(self, utterance: npt.NDArray[np.int16]) -> tuple[ctranslate2.StorageView, int]:
+        """The encoder's input for `utterance`, and how many of its frames are the utterance."""
         samples = utterance[: WINDOW * RATE // 100].astype(np.float32) / 32768
         # silence after it, as Whisper's own padding gives
         mel = self._features(samples, padding=WINDOW * RATE // 100 - len(samples) + 160)
         window = np.ascontiguousarray(mel[None, :, :WINDOW], dtype=np.float32)
-        features: ctranslate2.StorageView = self._storage.from_array(window)
+        return self._storage.from_array(window), len(samples) * 100 // RATE
+
+    def text(self, utterance: npt.NDArray[np.int16]) -> str:
+        """What was said in `utterance` (16 kHz mono int16), as Whisper writes it."""
+        features, _ = self._window(utterance)
         [result] = self._model.generate(
             features, [self._prompt], beam_size=1, max_length=MAX_TOKENS
         )
         return str(self._decode(result.sequences_ids[0])).strip()
+
+    def likeliest(self, utterance: npt.NDArray[np.int16]) -> tuple[Command, float]:
+        """The command whose phrase Whisper finds likeliest in `utterance`, and how likely:
+        the geometric mean of its tokens' probabilities, each phrase forced through the
+        decoder (`align`) on one encoding of the audio. 0.4 s for the 14 phrases."""
+        features, frames = self._window(utterance)
+        encoded = np.asarray(self._model.encode(features))
+        batch = np.ascontiguousarray(np.repeat(encoded, len(self._phrases), axis=0))
+        results = self._model.align(
+            self._storage.from_array(batch),
+            self._prompt,
+            self._phrase_tokens,
+            [frames] * len(self._phrases),
+        )
+        scores = [
+            float(np.exp(np.mean(np.log(np.maximum(r.text_token_probs, 1e-9))))) for r in results
+        ]
+        best = int(np.argmax(scores))
+        return self._phrases[best][0], scores[best]
