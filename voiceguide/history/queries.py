@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from ..notices import warn_once
 from . import clock
 from .database import HistoryError, database_path, opened
 from .rows import _COLUMNS, DamagedRow, Session, _session, ending
-
-_log = logging.getLogger("voiceguide.history")
 
 
 def _latest(
