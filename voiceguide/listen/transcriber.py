@@ -133,32 +133,36 @@ class Transcriber:
             tokenizer.encode(f" {phrase.capitalize()}.", add_special_tokens=False).ids
             for _, phrase in self._phrases
         ]
+        self._last: tuple[npt.NDArray[np.int16], ctranslate2.StorageView, int] | None = None
         self.load_seconds = time.perf_counter() - start
         """How long loading the model took."""
 
-    def _window(self, utterance: npt.NDArray[np.int16]) -> tuple[ctranslate2.StorageView, int]:
-        """The encoder's input for `utterance`, and how many of its frames are the utterance."""
+    def _encoded(self, utterance: npt.NDArray[np.int16]) -> tuple[ctranslate2.StorageView, int]:
+        """The encoder's output for `utterance`, and how many of its frames are the utterance.
+        The last one is kept: `likeliest` asks for the utterance `text` just wrote down."""
+        if self._last is not None and np.array_equal(self._last[0], utterance):
+            return self._last[1], self._last[2]
         samples = utterance[: WINDOW * RATE // 100].astype(np.float32) / 32768
         # silence after it, as Whisper's own padding gives
         mel = self._features(samples, padding=WINDOW * RATE // 100 - len(samples) + 160)
         window = np.ascontiguousarray(mel[None, :, :WINDOW], dtype=np.float32)
-        return self._storage.from_array(window), len(samples) * 100 // RATE
+        encoded = self._model.encode(self._storage.from_array(window))
+        frames = len(samples) * 100 // RATE
+        self._last = (utterance.copy(), encoded, frames)
+        return encoded, frames
 
     def text(self, utterance: npt.NDArray[np.int16]) -> str:
         """What was said in `utterance` (16 kHz mono int16), as Whisper writes it."""
-        features, _ = self._window(utterance)
-        [result] = self._model.generate(
-            features, [self._prompt], beam_size=1, max_length=MAX_TOKENS
-        )
+        encoded, _ = self._encoded(utterance)
+        [result] = self._model.generate(encoded, [self._prompt], beam_size=1, max_length=MAX_TOKENS)
         return str(self._decode(result.sequences_ids[0])).strip()
 
     def likeliest(self, utterance: npt.NDArray[np.int16]) -> tuple[Command, float]:
         """The command whose phrase Whisper finds likeliest in `utterance`, and how likely:
         the geometric mean of its tokens' probabilities, each phrase forced through the
         decoder (`align`) on one encoding of the audio. 0.4 s for the 14 phrases."""
-        features, frames = self._window(utterance)
-        encoded = np.asarray(self._model.encode(features))
-        batch = np.ascontiguousarray(np.repeat(encoded, len(self._phrases), axis=0))
+        encoded, frames = self._encoded(utterance)
+        batch = np.ascontiguousarray(np.repeat(np.asarray(encoded), len(self._phrases), axis=0))
         results = self._model.align(
             self._storage.from_array(batch),
             self._prompt,
