@@ -4,15 +4,17 @@ stretches of sound encoded apart decoding as one encoder's stream would."""
 import io
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import lameenc
 import numpy as np
 import pytest
 
-from voiceguide import api
+from voiceguide import api, mp3
 from voiceguide.clip import SAMPLE_RATE
-from voiceguide.mp3 import BITRATES, QUALITY, Mp3Writer
+from voiceguide.mp3 import AHEAD, BITRATES, FRAME, QUALITY, QUIET_FRAMES, Mp3Writer
 from voiceguide.render import Mix, render
 
 from .conftest import ROUTINES, decode, probe
@@ -151,3 +153,43 @@ def test_an_export_decodes_to_the_render_sample_for_sample_in_time(exported, nam
     fit = [float(np.sum(ref[inner] * np.roll(decoded, -k, axis=0)[inner])) for k in lags]
     assert lags[int(np.argmax(fit))] == 0
     assert snr(reference, decoded) > 15
+
+
+def test_the_quiet_between_stretches_does_not_hold_the_writer_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the encoders are busy, the writer goes on rendering until AHEAD stretches wait:
+    the silent frames queued between them do not count (they once halved the look-ahead, and
+    a core sat idle while the render waited)."""
+    out = io.BytesIO()
+    writer = Mp3Writer(out, SAMPLE_RATE, 1)
+    held = threading.Event()
+    encode = mp3._Stretch._encode
+
+    def slow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        held.wait(10)
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(mp3._Stretch, "_encode", slow)
+    burst = np.zeros((FRAME * (QUIET_FRAMES + 20), 1), dtype=np.int16)
+    burst[: FRAME // 2] = 5000  # a click, then enough quiet to end its stretch and more
+    written: list[int] = []
+
+    def feed() -> None:
+        for i in range(AHEAD + 3):
+            writer.write(burst)
+            written.append(i)
+
+    feeding = threading.Thread(target=feed)
+    feeding.start()
+    deadline = time.monotonic() + 5
+    while len(written) < AHEAD and time.monotonic() < deadline:
+        time.sleep(0.01)
+    took = len(written)
+    held.set()
+    feeding.join(10)
+    writer.close()
+    writer.__exit__(None, None, None)
+    assert took >= AHEAD  # AHEAD stretches handed over before the writer waited
+    decoded = ffmpeg_decode(out.getvalue(), 1)
+    assert decoded.shape == (len(burst) * (AHEAD + 3), 1)

@@ -35,7 +35,8 @@ delays and the filter banks' overlap, so the frames that carry a sound's tail ar
 JOB = 240_000
 """Samples of one stretch gathered before they are encoded (10 s at 24 kHz, a render block)."""
 AHEAD = 6
-"""Jobs that may wait to be written before the writer waits for the first: memory stays flat."""
+"""Jobs (not silent frames) that may wait to be written before the writer waits for the
+first: memory stays flat, and both threads have work while one job runs long."""
 _SIDE_INFO = {1: 9, 2: 17}
 """Bytes of Layer III side information in an MPEG-2 frame, mono and stereo."""
 
@@ -113,11 +114,13 @@ class Mp3Writer:
             self._queue.append(self._silence * frames)
 
     def _drain(self, ahead: int) -> None:
-        """Write what is done, in order; wait while more than `ahead` wait to be written."""
+        """Write what is done, in order; wait while more than `ahead` jobs wait to be written
+        (silent frames between them cost nothing to hold)."""
         while self._queue:
             head = self._queue[0]
             if not isinstance(head, bytes):
-                if not head.done() and len(self._queue) <= ahead:
+                jobs = sum(not isinstance(item, bytes) for item in self._queue)
+                if not head.done() and jobs <= ahead:
                     return
                 head = head.result()
             self._queue.popleft()
