@@ -1,14 +1,18 @@
 """Exports checked with ffmpeg and ffprobe: decoders we did not write."""
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voiceguide import api
-from voiceguide.clip import SAMPLE_RATE
+from voiceguide.clip import SAMPLE_RATE, Clip
+from voiceguide.config import Settings
+from voiceguide.errors import SpeechError
 from voiceguide.render import Renderer, render
+from voiceguide.speech.fake import FakeSynthesizer
 from voiceguide.timeline import Timeline, ms_to_samples
 
 from .conftest import ROUTINES, decode, probe
@@ -181,3 +185,54 @@ def test_renderer_is_shared_by_export(exports) -> None:
     prepared = api.prepare(SHORT)
     parts = list(Renderer(prepared.clips).sections(timeline))
     assert sum(len(p) for p in parts) == ms_to_samples(timeline.duration, SAMPLE_RATE)
+
+
+def _stages(events: list[tuple[str, int, int]], stage: str) -> list[int]:
+    return [i for i, event in enumerate(events) if event[0] == stage]
+
+
+def test_sections_are_written_while_later_cues_are_still_being_made(tmp_path: Path) -> None:
+    """Cold, the opening is rendered and written as soon as its own cues are made, not after
+    every cue of the routine; the progress of the audio ends at the routine's real length."""
+    events: list[tuple[str, int, int]] = []
+    timeline = api.export(
+        SHORT,
+        tmp_path / "x.wav",
+        progress=lambda *event: events.append(event),
+        engine=FakeSynthesizer(),
+    )
+    speech, audio = _stages(events, "speech"), _stages(events, "audio")
+    assert audio[0] < speech[-1]
+    assert events[speech[-1]][1:] == (len(timeline.spoken),) * 2
+    assert events[audio[-1]][1:] == (timeline.duration, timeline.duration)
+    assert all(events[i][1] <= events[i][2] for i in audio)
+
+
+class FailingLast(FakeSynthesizer):
+    """Speaks every cue but the last, then fails as a dead engine would."""
+
+    def synthesize(self, texts: Sequence[str], settings: Settings) -> Iterator[Clip]:
+        def clips() -> Iterator[Clip]:
+            for i, text in enumerate(texts):
+                if i == len(texts) - 1:
+                    raise SpeechError("the speech engine stopped")
+                yield self.clip(text, settings)
+
+        return clips()
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3", ".m4a"])
+def test_speech_failing_after_the_audio_began_leaves_nothing(tmp_path: Path, suffix: str) -> None:
+    target = tmp_path / f"x{suffix}"
+    events: list[tuple[str, int, int]] = []
+    with pytest.raises(SpeechError, match="stopped"):
+        api.export(
+            SHORT,
+            target,
+            transcript=tmp_path / "x.vtt",
+            progress=lambda *event: events.append(event),
+            engine=FailingLast(),
+        )
+    if suffix != ".m4a":  # MP4 lays out every section before its audio
+        assert _stages(events, "audio")
+    assert list(tmp_path.iterdir()) == []

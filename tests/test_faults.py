@@ -354,8 +354,8 @@ def test_an_interrupted_export_leaves_nothing_half_written(
     assert [p.name for p in out_dir.iterdir()] == ["routine.mp3"]
     assert target.read_bytes() == b"the old export"
     entries = assert_cache_sound(clips(tmp_path))
-    if stage == "encoding":
-        assert len(entries) == len(set(cue_texts(read_routine(routine))))
+    if stage == "encoding":  # sections are written as their cues are made: some, or all
+        assert 0 < len(entries) <= len(set(cue_texts(read_routine(routine))))
     assert_no_scratch_left(tmp_path)
 
 

@@ -18,7 +18,7 @@ from mutagen import MutagenError
 from .clip import SAMPLE_RATE
 from .errors import ExportError, UsageError
 from .files import check_not_input, check_output, replacing, target
-from .timeline import Timeline
+from .timeline import Section, Timeline
 
 if TYPE_CHECKING:
     from .render import Samples
@@ -67,36 +67,45 @@ def check_inputs(outputs: Iterable[Path | None], inputs: Iterable[Path]) -> None
 
 
 def export(
-    timeline: Timeline,
-    pcm_sections: Iterable[Iterable[Samples]],
+    title: str,
+    made: Iterable[tuple[Section, Iterable[Samples]]],
     audio: Path,
     *,
+    expected_ms: int = 0,
     transcript: Path | None = None,
     progress: Progress | None = None,
     force: bool = False,
     channels: int = 1,
-) -> None:
-    """Write `pcm_sections` (per section, the renderer's int16 blocks of `channels`) to
-    `audio`, tagged with the routine's title and one chapter per section; optionally a
-    transcript too. `force` replaces a read-only file (which stays read-only)."""
+) -> Timeline:
+    """Write each section's blocks (the renderer's int16 blocks of `channels`) to `audio`,
+    tagged with `title` and one chapter per section; optionally a transcript too. The sections
+    may be laid out as they are asked for (their speech still being made): the tags and the
+    transcript follow the last, and progress counts to `expected_ms` until it is known.
+    MP4 wants its chapters and cover before its audio, so it asks for every section first.
+    `force` replaces a read-only file (which stays read-only). The timeline written."""
     check_targets(audio, transcript, force=force)
+    suffix = audio.suffix.lower()
     try:
         with contextlib.ExitStack() as stack:
             temp = stack.enter_context(replacing(audio, force=force))
-            if audio.suffix.lower() in MP4:
+            if suffix in MP4:
                 from . import mp4
 
+                laid_out = list(made)  # every section, none of it rendered yet
+                timeline = Timeline(title, tuple(section for section, _ in laid_out))
                 mp4.write(
                     timeline,
-                    pcm_sections,
+                    (blocks for _, blocks in laid_out),
                     temp,
-                    audio.suffix.lower(),
+                    suffix,
                     channels=channels,
                     progress=progress,
                 )
             else:
-                _encode(pcm_sections, temp, audio.suffix.lower(), timeline, progress, channels)
-                _tag(temp, audio.suffix.lower(), timeline)
+                seen: list[Section] = []
+                _encode(_blocks(made, seen, expected_ms, progress), temp, suffix, channels)
+                timeline = Timeline(title, tuple(seen))
+                _tag(temp, suffix, timeline)
             if transcript is not None:
                 text = TRANSCRIPT_WRITERS[transcript.suffix.lower()](timeline)
                 # the transcript is renamed first: the audio's rename is the last step of all
@@ -109,24 +118,18 @@ def export(
         raise ExportError(
             f"{audio}: could not write the export ({reason}); nothing was written"
         ) from exc
+    return timeline
 
 
-def _encode(
-    pcm_sections: Iterable[Iterable[Samples]],
-    path: Path,
-    suffix: str,
-    timeline: Timeline,
-    progress: Progress | None,
-    channels: int,
-) -> None:
+def _encode(blocks: Iterable[Samples], path: Path, suffix: str, channels: int) -> None:
     if suffix == ".mp3":
-        _encode_mp3(_blocks(pcm_sections, timeline, progress), path, channels)
+        _encode_mp3(blocks, path, channels)
         return
     import soundfile as sf
 
     fmt, subtype = FORMATS[suffix]
     with sf.SoundFile(path, "w", SAMPLE_RATE, channels, subtype, format=fmt) as out:
-        for block in _blocks(pcm_sections, timeline, progress):
+        for block in blocks:
             try:
                 out.write(block)
             except sf.LibsndfileError as exc:
@@ -134,15 +137,22 @@ def _encode(
 
 
 def _blocks(
-    pcm_sections: Iterable[Iterable[Samples]], timeline: Timeline, progress: Progress | None
+    made: Iterable[tuple[Section, Iterable[Samples]]],
+    seen: list[Section],
+    expected_ms: int,
+    progress: Progress | None,
 ) -> Iterator[Samples]:
-    """The renderer's blocks cut to at most BLOCK samples, progress told after each section."""
-    for section, blocks in zip(timeline.sections, pcm_sections, strict=True):
+    """The renderer's blocks cut to at most BLOCK samples; each section kept in `seen` as it
+    comes, and progress told after it."""
+    for section, blocks in made:
+        seen.append(section)
         for pcm in blocks:
             for i in range(0, len(pcm), BLOCK):
                 yield pcm[i : i + BLOCK]
         if progress is not None:
-            progress(section.end, timeline.duration)
+            progress(section.end, max(expected_ms, section.end))
+    if progress is not None and seen:
+        progress(seen[-1].end, seen[-1].end)
 
 
 def _encode_mp3(blocks: Iterable[Samples], path: Path, channels: int) -> None:

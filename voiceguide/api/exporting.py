@@ -1,4 +1,5 @@
-"""A routine to an audio file (and a transcript), rendered as it is encoded."""
+"""A routine to an audio file (and a transcript): each section rendered and encoded as soon
+as its cues are made, while the speech workers go on with the next."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..language import Routine
 from ..timeline import Timeline
 from .options import DEFAULT, Options
 from .settings import input_files, load, mix_for
-from .synthesis import Progress, check_start, prepare
+from .synthesis import Progress, check_start, unfolding
 from .threads import preload
 
 if TYPE_CHECKING:
@@ -43,19 +44,19 @@ def export(
     if mix.bed is not None and Path(mix.bed.name).is_absolute():  # the user's own WAV
         exporter.check_inputs((audio, transcript), [Path(mix.bed.name)])
     preload("numpy", "soundfile")
-    prepared = prepare(routine, options, progress=progress, engine=engine, start_at=start_at)
     from ..render import Renderer
 
-    timeline = prepared.timeline
-    with prepared.clips as clips:
-        renderer = Renderer(clips, prepared.settings.volume, mix)
-        exporter.export(
-            timeline,
-            (renderer.blocks(section) for section in timeline.sections),
+    with unfolding(
+        routine, options, progress=progress, engine=engine, start_at=start_at
+    ) as unfolded:
+        renderer = Renderer(unfolded.clips, unfolded.settings.volume, mix)
+        return exporter.export(
+            routine.title,
+            ((section, renderer.blocks(section)) for section in unfolded.sections),
             audio,
+            expected_ms=unfolded.expected_ms,
             transcript=transcript,
             progress=progress and (lambda done, total: progress("audio", done, total)),
             force=force,
             channels=mix.channels,
         )
-    return timeline

@@ -36,12 +36,11 @@ def export_sound(name: str, audio: Path, *, force: bool = False) -> None:
     a file the program reads (a shipped sound, the config) is never replaced."""
     from .. import export as exporter
     from ..clip import SAMPLE_RATE
-    from ..timeline import Event, Section, Timeline, samples_to_ms
+    from ..timeline import Event, Section, samples_to_ms
 
     exporter.check_targets(audio, force=force)
     exporter.check_inputs((audio,), program_files())
     pcm = sound_samples(name)
     ms = samples_to_ms(len(pcm), SAMPLE_RATE)
     event = Event(0, ms, "chime", name=name)
-    timeline = Timeline(name, (Section(name, 0, ms, (event,)),))
-    exporter.export(timeline, [[pcm]], audio, force=force)
+    exporter.export(name, [(Section(name, 0, ms, (event,)), [pcm])], audio, force=force)

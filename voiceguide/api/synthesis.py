@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..compiler import compile_routine, cue_texts
+from ..compiler import compile_routine, compile_sections, cue_texts
 from ..config import Settings
 from ..language import Routine
-from ..timeline import Timeline
+from ..timeline import Section, Timeline
 from .options import DEFAULT, Options
 from .settings import estimate, load, refuse_unknown_voice, settings_for
 
@@ -70,13 +70,8 @@ def prepare(
     first: a routine refused is never synthesized. The clips stay on disk (store.py).
     `start_at` n resumes at technique n, as `playing` does: only its cues are made."""
     routine = load(routine)
-    settings = settings_for(routine, options)
-    if engine is None:
-        refuse_unknown_voice(routine, settings, options.voice)
-    check_before_synthesis(routine, settings)
-    check_start(routine, start_at)
+    settings, texts, _ = _planned(routine, options, engine, start_at)
     listening = options.listen is True
-    texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
     with engine_for(engine, settings) as synthesizer:
         clips = store(synthesizer)
         try:
@@ -98,6 +93,84 @@ def prepare(
         listening=listening,
     )
     return Prepared(timeline, clips, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class Unfolding:
+    """A routine compiled as it is synthesized: `sections` lays each out once its own cues
+    are made, so the first can be rendered and written while later cues are still spoken."""
+
+    title: str
+    sections: Iterator[Section]
+    clips: ClipStore
+    settings: Settings
+    expected_ms: int
+    """The estimated length: what a progress bar counts to before the last section is known."""
+
+
+@contextlib.contextmanager
+def unfolding(
+    routine: str | Routine,
+    options: Options = DEFAULT,
+    *,
+    progress: Progress | None = None,
+    engine: Synthesizer | None = None,
+    start_at: int | None = None,
+) -> Iterator[Unfolding]:
+    """`prepare`, section by section: the same checks first, the same clips in the same order
+    (every cue is still made and cached, those the layout never asks for at the end), the
+    same sections. The engine runs until the context ends."""
+    routine = load(routine)
+    settings, texts, expected = _planned(routine, options, engine, start_at)
+    with engine_for(engine, settings) as synthesizer, store(synthesizer) as clips:
+        made = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
+        count = 0
+
+        def take() -> bool:
+            nonlocal count
+            done = next(made, None)
+            if done is None:
+                return False
+            clips.add(done[0], done[1], clip_entry(synthesizer, done[0], settings))
+            count += 1
+            if progress is not None:
+                progress("speech", count, len(texts))
+            return True
+
+        def length(text: str) -> int:
+            while text not in clips and take():  # clips arrive in first-use order
+                pass
+            return clips.length_ms(text)
+
+        def sections() -> Iterator[Section]:
+            yield from compile_sections(
+                routine,
+                length,
+                limit=False,
+                pace=settings.pace,
+                start_at=start_at,
+                detail=settings.detail,
+                listening=options.listen is True,
+            )
+            while take():
+                pass
+
+        yield Unfolding(routine.title, sections(), clips, settings, expected)
+
+
+def _planned(
+    routine: Routine, options: Options, engine: Synthesizer | None, start_at: int | None
+) -> tuple[Settings, tuple[str, ...], int]:
+    """What a run of `routine` will say and how, refused before any synthesis where it would
+    fail later: its settings, every cue text, and its estimated length in ms."""
+    settings = settings_for(routine, options)
+    if engine is None:
+        refuse_unknown_voice(routine, settings, options.voice)
+    expected = check_before_synthesis(routine, settings)
+    check_start(routine, start_at)
+    listening = options.listen is True
+    texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
+    return settings, texts, expected
 
 
 def check_before_synthesis(routine: Routine, settings: Settings) -> int:
