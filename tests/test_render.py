@@ -128,3 +128,23 @@ def test_rendering_a_routine_is_deterministic_and_fills_its_timeline() -> None:
     assert len(first) == ms_to_samples(timeline.duration, SAMPLE_RATE)
     parts = list(Renderer(clips, mix=Mix(stereo=False)).sections(timeline))
     assert np.concatenate(parts)[:, 0].tobytes() == first.tobytes()
+
+
+@pytest.mark.parametrize("stereo", [True, False], ids=["stereo", "mono"])
+def test_mixing_only_where_something_sounds_is_the_whole_mix(stereo: bool) -> None:
+    """With no bed, a block is mixed only where its sounds reach and is digital silence
+    elsewhere: sample for sample what mixing every frame gives (a bed of silence makes the
+    renderer mix every frame). Panned cues, chimes and cues across block edges included."""
+    from voiceguide.ambience import Bed
+
+    routine = load_routine("upper-back")
+    settings = Settings(rate=150)
+    texts = cue_texts(routine)
+    clips = dict(zip(texts, FakeSynthesizer().synthesize(texts, settings), strict=True))
+    timeline = compile_routine(routine, lambda t: clips[t].duration_ms)
+    assert {e.side for e in timeline.events} >= {"left", "right"}
+    silent = Bed("silence", np.zeros(SAMPLE_RATE, dtype=np.float32), -20.0)
+    sparse = render_mix(timeline, clips, mix=Mix(stereo=stereo))
+    whole = render_mix(timeline, clips, mix=Mix(stereo=stereo, bed=silent))
+    assert sparse.tobytes() == whole.tobytes()
+    assert 0.1 < np.mean(sparse.any(axis=1)) < 0.9  # sound and silence both

@@ -44,6 +44,23 @@ PANS = {"left": -PAN, "right": PAN}
 """The sides that lean; every other sound (front, back, no side) is centred."""
 
 
+_Sounding = tuple[int, int, str, str, float]
+"""A sound of a section: its first frame, a frame it surely ends by, its kind, its key (a
+cue's text or a chime's name) and its pan position."""
+
+
+def _spans(sounding: list[_Sounding], lo: int, hi: int) -> list[tuple[int, int]]:
+    """The stretches of frames [lo, hi) that the sounds may reach, those that touch merged."""
+    spans: list[tuple[int, int]] = []
+    for at, until, *_ in sorted(sounding):
+        a, b = max(at, lo), min(until, hi)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        elif a < b:
+            spans.append((a, b))
+    return spans
+
+
 def pan_gains(position: float) -> tuple[float, float]:
     """(left, right) factors of a constant-power pan: the sum of their squares is 1, so a
     sound is as loud wherever it sits, and centred it is 3 dB down on each channel."""
@@ -172,7 +189,7 @@ class Renderer:
         then spread over the channels."""
         first = ms_to_samples(section.start, SAMPLE_RATE)
         end = ms_to_samples(section.end, SAMPLE_RATE)
-        sounding = []
+        sounding: list[_Sounding] = []
         for event in section.events:
             key = event.text if event.kind == "speech" else event.name
             if event.kind in ("speech", "chime") and key is not None:
@@ -186,18 +203,34 @@ class Renderer:
         step = BLOCK_S * SAMPLE_RATE
         for lo in range(first, end, step):
             hi = min(lo + step, end)
-            buses: dict[float, Floats] = {0.0: np.zeros(hi - lo, dtype=np.float32)}
+            here = [s for s in sounding if s[0] < hi and s[1] > lo]
             if self.mix.bed is not None:
                 level = self.mix.bed.level(self.mix.loudness, self.mix.bed_level)
-                buses[0.0] += self.mix.bed.block(lo, hi, section, ducks, level)
-            for at, until, kind, key, position in sounding:
-                if at < hi and until > lo:
-                    x = self._clip(kind, key)[: max(0, end - at)]
-                    if at + len(x) > lo:
-                        a, b = max(at, lo), min(at + len(x), hi)
-                        bus = buses.setdefault(position, np.zeros(hi - lo, dtype=np.float32))
-                        bus[a - lo : b - lo] += x[a - at : b - at]
-            yield self._spread(buses)
+                yield self._mixed(
+                    lo, hi, end, here, self.mix.bed.block(lo, hi, section, ducks, level)
+                )
+                continue
+            # with no bed, only where something sounds is mixed: the rest is digital silence
+            out = np.zeros((hi - lo, self.mix.channels), dtype=np.int16)
+            for a, b in _spans(here, lo, hi):
+                out[a - lo : b - lo] = self._mixed(a, b, end, here)
+            yield out
+
+    def _mixed(
+        self, lo: int, hi: int, end: int, sounding: list[_Sounding], bed: Floats | None = None
+    ) -> Samples:
+        """Frames [lo, hi) of a section ending at frame `end`: its sounds over `bed`."""
+        buses: dict[float, Floats] = {0.0: np.zeros(hi - lo, dtype=np.float32)}
+        if bed is not None:
+            buses[0.0] += bed
+        for at, until, kind, key, position in sounding:
+            if at < hi and until > lo:
+                x = self._clip(kind, key)[: max(0, end - at)]
+                if at + len(x) > lo:
+                    a, b = max(at, lo), min(at + len(x), hi)
+                    bus = buses.setdefault(position, np.zeros(hi - lo, dtype=np.float32))
+                    bus[a - lo : b - lo] += x[a - at : b - at]
+        return self._spread(buses)
 
     def _spread(self, buses: dict[float, Floats]) -> Samples:
         """The buses over the channels, as PCM. Where everything is centred (most of a
