@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ import pytest
 from voiceguide import api
 from voiceguide.cli import main
 from voiceguide.clip import SAMPLE_RATE
+from voiceguide.speech.workers import PRIVATE
 
 from .audio_device import audio_device as audio_device
+
+os.environ.update(PRIVATE)  # some tests run hibari (onnxruntime) in this very process
 
 if TYPE_CHECKING:
     from voiceguide.speech import Engine

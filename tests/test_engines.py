@@ -75,6 +75,25 @@ def test_clips_are_trimmed_at_both_ends(natural_engine: natural.NaturalEngine) -
     assert len(x) - loud[-1] < SAMPLE_RATE * 0.06
 
 
+@pytest.mark.skipif("natural" not in INSTALLED, reason="the natural voice is not installed")
+def test_the_natural_voice_keeps_no_usage_log_and_sends_nothing(tmp_path: Path) -> None:
+    """onnxruntime's telemetry (a device id and a queue of usage events to upload, under the
+    cache folder) is off in the natural voice's workers whatever the user's environment says."""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        HOME=str(tmp_path / "home"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    command = [sys.executable, "-m", "voiceguide", "export", str(ROUTINES / "short.toml")]
+    command += ["-o", str(tmp_path / "short.wav"), "--engine", "natural"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert any((tmp_path / "cache" / "voiceguide" / "clips").iterdir())  # it spoke
+    assert [p for p in tmp_path.rglob("*") if "Microsoft" in p.parts or p.name == "deviceid"] == []
+
+
 def test_natural_voice_is_deterministic_cold_and_cached(tmp_path: Path) -> None:
     texts = ["Let your shoulders drop.", "Round two of three. Breathe in, and lift your chest."]
     settings = Settings(rate=140, engine="natural")

@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from voiceguide.speech.workers import PRIVATE
+
 ROOT = Path(__file__).resolve().parents[2]
+os.environ.update(PRIVATE)  # hibari alone, the natural voice's floor, runs onnxruntime too
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 VOICEGUIDE = [PYTHON, "-m", "voiceguide"]
 """Run from ROOT, so `-m` finds the source tree before the copy installed in .venv: the

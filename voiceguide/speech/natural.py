@@ -30,7 +30,7 @@ from ..estimate import LONE_LETTER, accents, spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
-from .workers import Pool, PooledEngine
+from .workers import PRIVATE, Pool, PooledEngine
 
 DEFAULT_VOICE = "heart"
 PIECES = "pieces-2"
@@ -289,6 +289,7 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
 
 class _Backend:
     def __init__(self) -> None:
+        os.environ.update(PRIVATE)  # before onnxruntime loads, however this backend is made
         import hibari
 
         self.version = f"hibari-{hibari.__version__}"
