@@ -360,6 +360,7 @@ def test_cache_info_shows_location_size_limit_and_entries(
         f"location: {directory}",
         "size: 0.0 MB in 0 clip(s)",
         "limit: 1024 MB (config key cache_limit_mb)",
+        "listening model: none (joined here the first time you listen: 145 MB)",
     ]
     config_file("cache_limit_mb = 50\n")
     list(CachedSynthesizer(FakeSynthesizer(), ClipCache()).synthesize(TEXTS, SETTINGS))
@@ -368,8 +369,34 @@ def test_cache_info_shows_location_size_limit_and_entries(
     assert info.out.splitlines()[1:] == [
         f"size: {size / 1e6:.1f} MB in {len(TEXTS)} clip(s)",
         "limit: 50 MB (config key cache_limit_mb)",
+        "listening model: none (joined here the first time you listen: 145 MB)",
     ]
     assert info.err == ""
+
+
+def test_the_listening_models_copy_is_shown_and_cleared_with_the_cache(
+    run: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whisper's model, joined into the cache by the first session that listens, is 145 MB
+    the clips' limit does not count: `cache info` shows it and `cache clear` removes it (the
+    next session that listens joins it again: test_listen_transcriber)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "voiceguide" / "whisper-base"
+    folder.mkdir(parents=True)
+    (folder / "model.bin").write_bytes(bytes(2_000_000))
+    (folder / "config.json").write_text("{}")
+    info = run("cache", "info")
+    assert info.out.splitlines()[-1] == (
+        f"listening model: 2.0 MB in {folder} (not counted in the limit)"
+    )
+    cleared = run("cache", "clear")
+    assert cleared.status == 0 and cleared.err == ""
+    assert cleared.out.splitlines() == [
+        f"removed 0 clip(s) from {tmp_path / 'voiceguide' / 'clips'}",
+        f"removed the listening model's copy (2.0 MB) from {folder}",
+    ]
+    assert not folder.exists()
+    assert run("cache", "info").out.splitlines()[-1].startswith("listening model: none")
 
 
 @pytest.mark.parametrize("value", ['"lots"', "0", "-5", "true", "inf"])

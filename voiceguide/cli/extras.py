@@ -87,16 +87,34 @@ def voices(engine: str | None) -> None:
 
 @cli.group()
 def cache() -> None:
-    """Manage the cache of synthesized speech clips."""
+    """Manage the cache: synthesized speech clips, and the listening model's copy."""
 
 
 @cache.command("clear")
 def cache_clear() -> None:
-    """Delete every cached clip."""
+    """Delete every cached clip, and the listening model's copy (made again from the installed
+    package the next time you listen)."""
+    import shutil
+
     from ..cache import ClipCache
+    from ..errors import CacheError
+    from ..listen.transcriber import model_folder
 
     store = ClipCache()
     click.echo(f"removed {store.clear()} clip(s) from {store.directory}")
+    folder = model_folder()
+    if folder.exists():
+        size = _size(folder)
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise CacheError(f"cannot remove {folder}: {exc.strerror or exc}") from None
+        click.echo(f"removed the listening model's copy ({size / 1e6:.1f} MB) from {folder}")
+
+
+def _size(folder: Path) -> int:
+    """Bytes in the files under `folder`."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 @cache.command("info")
@@ -109,3 +127,11 @@ def cache_info() -> None:
     click.echo(f"location: {info.directory}")
     click.echo(f"size: {info.bytes / 1e6:.1f} MB in {info.entries} clip(s)")
     click.echo(f"limit: {info.limit_bytes / 1e6:g} MB (config key cache_limit_mb)")
+    from ..listen.transcriber import model_folder
+
+    folder = model_folder()
+    if folder.exists():
+        size = _size(folder)
+        click.echo(f"listening model: {size / 1e6:.1f} MB in {folder} (not counted in the limit)")
+    else:
+        click.echo("listening model: none (joined here the first time you listen: 145 MB)")

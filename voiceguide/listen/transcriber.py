@@ -66,13 +66,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def model_folder(cache: Path | None = None) -> Path:
+    """Where the model's parts are joined: `whisper-base` in voiceguide's cache folder."""
+    import platformdirs
+
+    return (cache or Path(platformdirs.user_cache_dir("voiceguide"))) / "whisper-base"
+
+
 def model_directory(cache: Path | None = None) -> Path:
     """A folder CTranslate2 loads the model from: the parts joined once into the cache (a
     model loaded from memory keeps its file's bytes besides the weights: 245 MB against 85),
     checked by SHA-256 at every load, joined again when missing or damaged."""
-    import platformdirs
-
-    folder = (cache or Path(platformdirs.user_cache_dir("voiceguide"))) / "whisper-base"
+    folder = model_folder(cache)
     data, parts = _parts()
     model = folder / "model.bin"
     try:
