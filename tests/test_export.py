@@ -208,6 +208,24 @@ def test_sections_are_written_while_later_cues_are_still_being_made(tmp_path: Pa
     assert all(events[i][1] <= events[i][2] for i in audio)
 
 
+@pytest.mark.parametrize("start_at", [None, 2], ids=["whole", "resumed"])
+def test_the_progress_of_the_audio_counts_to_about_its_real_length(
+    tmp_path: Path, start_at: int | None
+) -> None:
+    """Before the last section is laid out, the total is the estimate of what is exported (a
+    resumed export's own, not the whole routine's)."""
+    events: list[tuple[str, int, int]] = []
+    timeline = api.export(
+        str(ROUTINES / "evening.toml"),
+        tmp_path / "x.wav",
+        progress=lambda *event: events.append(event),
+        engine=FakeSynthesizer(),
+        start_at=start_at,
+    )
+    totals = {events[i][2] for i in _stages(events, "audio")}
+    assert all(abs(total / timeline.duration - 1) < 0.05 for total in totals), totals
+
+
 class FailingLast(FakeSynthesizer):
     """Speaks every cue but the last, then fails as a dead engine would."""
 

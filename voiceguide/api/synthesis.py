@@ -70,7 +70,7 @@ def prepare(
     first: a routine refused is never synthesized. The clips stay on disk (store.py).
     `start_at` n resumes at technique n, as `playing` does: only its cues are made."""
     routine = load(routine)
-    settings, texts, _ = _planned(routine, options, engine, start_at)
+    settings, texts = _planned(routine, options, engine, start_at)
     listening = options.listen is True
     with engine_for(engine, settings) as synthesizer:
         clips = store(synthesizer)
@@ -121,7 +121,16 @@ def unfolding(
     (every cue is still made and cached, those the layout never asks for at the end), the
     same sections. The engine runs until the context ends."""
     routine = load(routine)
-    settings, texts, expected = _planned(routine, options, engine, start_at)
+    settings, texts = _planned(routine, options, engine, start_at)
+    listening = options.listen is True
+    expected = compile_routine(
+        routine,
+        estimate(settings),
+        pace=settings.pace,
+        start_at=start_at,
+        detail=settings.detail,
+        listening=listening,
+    ).duration
     with engine_for(engine, settings) as synthesizer, store(synthesizer) as clips:
         made = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         count = 0
@@ -150,7 +159,7 @@ def unfolding(
                 pace=settings.pace,
                 start_at=start_at,
                 detail=settings.detail,
-                listening=options.listen is True,
+                listening=listening,
             )
             while take():
                 pass
@@ -160,17 +169,16 @@ def unfolding(
 
 def _planned(
     routine: Routine, options: Options, engine: Synthesizer | None, start_at: int | None
-) -> tuple[Settings, tuple[str, ...], int]:
+) -> tuple[Settings, tuple[str, ...]]:
     """What a run of `routine` will say and how, refused before any synthesis where it would
-    fail later: its settings, every cue text, and its estimated length in ms."""
+    fail later: its settings and every cue text."""
     settings = settings_for(routine, options)
     if engine is None:
         refuse_unknown_voice(routine, settings, options.voice)
-    expected = check_before_synthesis(routine, settings)
+    check_before_synthesis(routine, settings)
     check_start(routine, start_at)
     listening = options.listen is True
-    texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
-    return settings, texts, expected
+    return settings, cue_texts(routine, settings.pace, start_at, settings.detail, listening)
 
 
 def check_before_synthesis(routine: Routine, settings: Settings) -> int:
