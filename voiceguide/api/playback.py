@@ -8,18 +8,19 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..compiler import compile_routine, cue_texts
+from ..compiler import cue_texts
 from ..config import Settings
 from ..language import Routine
 from .listening import listening
 from .options import DEFAULT, Options
-from .settings import estimate, load, mix_for, refuse_unknown_voice, settings_for
+from .settings import load, mix_for, refuse_unknown_voice, settings_for
 from .synthesis import (
+    Arriving,
     audio_folder,
     check_before_synthesis,
     check_start,
-    clip_entry,
     engine_for,
+    estimated_ms,
     store,
 )
 from .threads import background
@@ -90,14 +91,7 @@ def playing(
         engine_for(engine, settings, workers=1) as confirmations,
     ):
         listens = gate is not None  # and the opening says what to say
-        expected = compile_routine(
-            routine,
-            estimate(settings),
-            pace=settings.pace,
-            start_at=start_at,
-            detail=settings.detail,
-            listening=listens,
-        ).duration
+        expected = estimated_ms(routine, settings, start_at, listens)
         program = Program(
             routine.title,
             expected_ms=expected,
@@ -152,15 +146,8 @@ def _produce(
 
     try:
         texts = cue_texts(routine, settings.pace, start_at, settings.detail, listening)
-        stream = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
         with store(synthesizer) as clips:
-
-            def length(text: str) -> int:
-                while text not in clips:  # clips arrive in first-use order
-                    done, clip = next(stream)
-                    clips.add(done, clip, clip_entry(synthesizer, done, settings))
-                return clips.length_ms(text)
-
+            length = Arriving(texts, synthesizer, settings, clips).length
             renderer = Renderer(clips, settings.volume, mix)
             lead = opening_lead(routine, length, start_at=start_at)
             program.add(lead, renderer.blocks(lead))

@@ -4,7 +4,7 @@ the clips' real lengths."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,7 +123,69 @@ def unfolding(
     routine = load(routine)
     settings, texts = _planned(routine, options, engine, start_at)
     listening = options.listen is True
-    expected = compile_routine(
+    expected = estimated_ms(routine, settings, start_at, listening)
+    with engine_for(engine, settings) as synthesizer, store(synthesizer) as clips:
+        arriving = Arriving(texts, synthesizer, settings, clips, progress)
+
+        def sections() -> Iterator[Section]:
+            yield from compile_sections(
+                routine,
+                arriving.length,
+                limit=False,
+                pace=settings.pace,
+                start_at=start_at,
+                detail=settings.detail,
+                listening=listening,
+            )
+            arriving.rest()
+
+        yield Unfolding(routine.title, sections(), clips, settings, expected)
+
+
+class Arriving:
+    """The engine's clips for `texts` as they come, each put into `clips` (and counted to
+    `progress`): the length of a cue waits only for the clips up to it."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        synthesizer: Synthesizer,
+        settings: Settings,
+        clips: ClipStore,
+        progress: Progress | None = None,
+    ) -> None:
+        self._made = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
+        self._synthesizer, self._settings, self._clips = synthesizer, settings, clips
+        self._progress, self._total, self._count = progress, len(texts), 0
+
+    def _take(self) -> bool:
+        done = next(self._made, None)
+        if done is None:
+            return False
+        text, clip = done
+        self._clips.add(text, clip, clip_entry(self._synthesizer, text, self._settings))
+        self._count += 1
+        if self._progress is not None:
+            self._progress("speech", self._count, self._total)
+        return True
+
+    def length(self, text: str) -> int:
+        """`text`'s clip length in ms, once its clip has come (clips come in first-use order)."""
+        while text not in self._clips and self._take():
+            pass
+        return self._clips.length_ms(text)
+
+    def rest(self) -> None:
+        """Take every clip still to come (the layout did not ask for it): it is cached too."""
+        while self._take():
+            pass
+
+
+def estimated_ms(
+    routine: Routine, settings: Settings, start_at: int | None, listening: bool
+) -> int:
+    """How long a run of `routine` will be, from the estimated length of every cue."""
+    return compile_routine(
         routine,
         estimate(settings),
         pace=settings.pace,
@@ -131,40 +193,6 @@ def unfolding(
         detail=settings.detail,
         listening=listening,
     ).duration
-    with engine_for(engine, settings) as synthesizer, store(synthesizer) as clips:
-        made = zip(texts, synthesizer.synthesize(texts, settings), strict=True)
-        count = 0
-
-        def take() -> bool:
-            nonlocal count
-            done = next(made, None)
-            if done is None:
-                return False
-            clips.add(done[0], done[1], clip_entry(synthesizer, done[0], settings))
-            count += 1
-            if progress is not None:
-                progress("speech", count, len(texts))
-            return True
-
-        def length(text: str) -> int:
-            while text not in clips and take():  # clips arrive in first-use order
-                pass
-            return clips.length_ms(text)
-
-        def sections() -> Iterator[Section]:
-            yield from compile_sections(
-                routine,
-                length,
-                limit=False,
-                pace=settings.pace,
-                start_at=start_at,
-                detail=settings.detail,
-                listening=listening,
-            )
-            while take():
-                pass
-
-        yield Unfolding(routine.title, sections(), clips, settings, expected)
 
 
 def _planned(
