@@ -18,7 +18,7 @@ import pytest
 from voiceguide import api
 from voiceguide.cli import main
 from voiceguide.clip import SAMPLE_RATE
-from voiceguide.speech.workers import PRIVATE
+from voiceguide.speech.natural import PRIVATE
 
 from .audio_device import audio_device as audio_device
 

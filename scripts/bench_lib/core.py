@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from voiceguide.speech.workers import PRIVATE
+from voiceguide.speech.natural import PRIVATE
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.update(PRIVATE)  # hibari alone, the natural voice's floor, runs onnxruntime too

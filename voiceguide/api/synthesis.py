@@ -75,11 +75,7 @@ def prepare(
     with engine_for(engine, settings) as synthesizer:
         clips = store(synthesizer)
         try:
-            made = synthesizer.synthesize(texts, settings)
-            for done, (text, clip) in enumerate(zip(texts, made, strict=True), 1):
-                clips.add(text, clip, clip_entry(synthesizer, text, settings))
-                if progress is not None:
-                    progress("speech", done, len(texts))
+            Arriving(texts, synthesizer, settings, clips, progress).rest()
         except BaseException:
             clips.close()
             raise
@@ -176,7 +172,8 @@ class Arriving:
         return self._clips.length_ms(text)
 
     def rest(self) -> None:
-        """Take every clip still to come (the layout did not ask for it): it is cached too."""
+        """Take every clip still to come (all of them, or those the layout did not ask for:
+        they are cached too)."""
         while self._take():
             pass
 

@@ -30,12 +30,18 @@ from ..estimate import LONE_LETTER, accents, spoken
 from .base import VoiceInfo, dist_version, resolve_voice, too_long
 from .base import cue as _cue
 from .rates import CALIBRATIONS, FINISH, estimate_ms, plausible
-from .workers import PRIVATE, Pool, PooledEngine
+from .workers import Pool, PooledEngine
 
 DEFAULT_VOICE = "heart"
 PIECES = "pieces-2"
 """How a cue is cut for hibari (`pieces`), part of the engine's id: clips cut another way are
 made again, not taken from the cache."""
+PRIVATE = {"ORT_DISABLE_TELEMETRY": "1"}
+"""onnxruntime (1.29 and later, on Linux and macOS) otherwise keeps a device id and a queue of
+usage events (the OS, the CPU, the program's path) under the user's cache folder and sends
+them to Microsoft when it can; set before it loads, this is its whole opt-out: no id, no
+queue, no upload. The backend sets it before it imports hibari, in a worker or anywhere
+else: the natural voice stays offline and private."""
 LANGUAGES = {"en-us": "heart", "en": "heart", "english": "heart", "en-gb": "emma"}
 """Languages as the other engines name them, and the voice that speaks each (if installed)."""
 
@@ -289,7 +295,7 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
 
 class _Backend:
     def __init__(self) -> None:
-        os.environ.update(PRIVATE)  # before onnxruntime loads, however this backend is made
+        os.environ.update(PRIVATE)  # before onnxruntime loads
         import hibari
 
         self.version = f"hibari-{hibari.__version__}"

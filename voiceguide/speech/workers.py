@@ -38,11 +38,6 @@ HOST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_host.py")
 
 ONE_THREAD = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 """Each worker computes on one core: two workers on two cores, no oversubscription."""
-PRIVATE = {"ORT_DISABLE_TELEMETRY": "1"}
-"""onnxruntime (1.29 and later, on Linux and macOS) otherwise keeps a device id and a queue of
-usage events (the OS, the CPU, the program's path) under the user's cache folder and sends
-them to Microsoft when it can; set before it loads, this is its whole opt-out: no id, no
-queue, no upload. The natural voice stays offline and private."""
 HEAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 """glibc gives a worker's buffers of 1 MB and more (audio, the model's outputs) their own
 mappings, returned when freed. Left to itself it raises that threshold after each large free,
@@ -201,7 +196,7 @@ class Pool:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log,
-                    env={**os.environ, **ONE_THREAD, **PRIVATE, **HEAP, **self._scratch_env()},
+                    env={**os.environ, **ONE_THREAD, **HEAP, **self._scratch_env()},
                     **options,
                 )
             except OSError as exc:
