@@ -111,7 +111,7 @@ class Layout:
             if not self.shipped:
                 over = spoken_at + self.speech_ms(text) - (start + step.ms)
                 self.warnings.append(
-                    f"{self.place}: the hold cue {quote(text)} would run {over / 1000:.2f} s "
+                    f"{self.place}: the hold cue {_quote(text)} would run {over / 1000:.2f} s "
                     f"past the end of its {step.ms / 1000:g} s hold after the bell; it is said "
                     "before the bell instead"
                 )
@@ -143,14 +143,14 @@ class Layout:
         window = max(step.ms, needed)
         if window > step.ms and not self.shipped:
             self.warnings.append(
-                f"{self.place}: the breathe cue {quote(text)} needs {needed / 1000:.1f} s "
+                f"{self.place}: the breathe cue {_quote(text)} needs {needed / 1000:.1f} s "
                 f"but its window is {step.ms / 1000:g} s; the window was lengthened"
             )
         if step.direction != "hold":
             if self.last_breath is not None and self.last_breath[0] == step.direction:
                 self.warnings.append(
                     f"{self.place}: two {step.direction}-breaths in a row, "
-                    f"{quote(self.last_breath[1])} then {quote(text)}; "
+                    f"{_quote(self.last_breath[1])} then {_quote(text)}; "
                     "let in and out take turns"
                 )
             self.last_breath = (step.direction, text)
@@ -184,6 +184,6 @@ class Layout:
         )
 
 
-def quote(text: str | None) -> str:
+def _quote(text: str | None) -> str:
     text = text or ""
     return repr(text if len(text) <= 40 else text[:37] + "...")

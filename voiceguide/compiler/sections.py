@@ -13,7 +13,7 @@ from .layout import GAP_MS, LEAD_QUIET_MS, Layout, SpeechMs
 from .numbers import words
 
 
-def fill(text: str, side: str | None) -> str:
+def _fill(text: str, side: str | None) -> str:
     return text.replace("{side}", side) if side is not None else text
 
 
@@ -35,10 +35,10 @@ def technique(
     s.speak(f"{t.title}.")
     position = (brief and t.brief_position) or t.position
     if position:
-        s.speak(fill(position, t.sides[0] if t.sides else None))
+        s.speak(_fill(position, t.sides[0] if t.sides else None))
     safety = (brief and t.brief_safety) or t.safety
     if safety:
-        s.speak(fill(safety, t.sides[0] if t.sides else None))
+        s.speak(_fill(safety, t.sides[0] if t.sides else None))
     quiet = phrases.transition_ms(routine, t, before)
     if quiet:
         moved_from = moving and before is not None
@@ -57,12 +57,12 @@ def technique(
             for step in t.steps:
                 match step:
                     case Say(text):
-                        s.speak(fill(text, side))
+                        s.speak(_fill(text, side))
                     case Hold():
-                        s.hold(Hold(step.ms, step.text and fill(step.text, side)))
+                        s.hold(Hold(step.ms, step.text and _fill(step.text, side)))
                     case Breathe():
                         s.breathe(
-                            Breathe(step.direction, step.ms, step.text and fill(step.text, side))
+                            Breathe(step.direction, step.ms, step.text and _fill(step.text, side))
                         )
                     case Rest(ms):
                         s.rest(ms)
